@@ -1,0 +1,174 @@
+package kvm
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// VCPU is one virtual CPU: its fd and its mapped kvm_run area. Run and the
+// register accessors belong to the one OS thread that runs the vCPU (lock it
+// with runtime.LockOSThread); RunData().SetImmediateExit may be called from
+// any goroutine.
+type VCPU struct {
+	fd  int
+	id  int
+	mem []byte
+	run *Run
+}
+
+// ID returns the vCPU id given to CreateVCPU.
+func (c *VCPU) ID() int { return c.id }
+
+// Close unmaps kvm_run and closes the vCPU fd. Closing twice is not an error.
+func (c *VCPU) Close() error {
+	var errs []error
+	if c.mem != nil {
+		errs = append(errs, unix.Munmap(c.mem))
+		c.mem = nil
+		c.run = NewRun(nil)
+	}
+	errs = append(errs, closeFD(&c.fd))
+	return errors.Join(errs...)
+}
+
+// Run enters the guest (KVM_RUN) and returns 0 after an exit to read from
+// RunData, or the errno: EINTR when a signal arrived (Go's preemption signals
+// do this often: just call Run again) or immediate exit was requested, EAGAIN,
+// EFAULT, ... It does not allocate, so a run loop stays allocation-free.
+func (c *VCPU) Run() unix.Errno {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(c.fd), _KVM_RUN, 0)
+	return e
+}
+
+// RunData returns the view of this vCPU's kvm_run area. After Close it is an
+// empty view.
+func (c *VCPU) RunData() *Run { return c.run }
+
+// GetRegs returns the general-purpose registers (KVM_GET_REGS).
+func (c *VCPU) GetRegs() (Regs, error) {
+	var r Regs
+	_, e := ioctlPtr(c.fd, _KVM_GET_REGS, &r)
+	return r, wrap("KVM_GET_REGS", e)
+}
+
+// SetRegs sets the general-purpose registers (KVM_SET_REGS).
+func (c *VCPU) SetRegs(r *Regs) error {
+	_, e := ioctlPtr(c.fd, _KVM_SET_REGS, r)
+	return wrap("KVM_SET_REGS", e)
+}
+
+// GetSregs returns the special registers (KVM_GET_SREGS).
+func (c *VCPU) GetSregs() (Sregs, error) {
+	var s Sregs
+	_, e := ioctlPtr(c.fd, _KVM_GET_SREGS, &s)
+	return s, wrap("KVM_GET_SREGS", e)
+}
+
+// SetSregs sets the special registers (KVM_SET_SREGS).
+func (c *VCPU) SetSregs(s *Sregs) error {
+	_, e := ioctlPtr(c.fd, _KVM_SET_SREGS, s)
+	return wrap("KVM_SET_SREGS", e)
+}
+
+// GetFPU returns the FPU/SSE state (KVM_GET_FPU). The kernel leaves MXCSR
+// out of the answer (it reads as 0); SetFPU does set it.
+func (c *VCPU) GetFPU() (FPU, error) {
+	var f FPU
+	_, e := ioctlPtr(c.fd, _KVM_GET_FPU, &f)
+	return f, wrap("KVM_GET_FPU", e)
+}
+
+// SetFPU sets the FPU/SSE state (KVM_SET_FPU).
+func (c *VCPU) SetFPU(f *FPU) error {
+	_, e := ioctlPtr(c.fd, _KVM_SET_FPU, f)
+	return wrap("KVM_SET_FPU", e)
+}
+
+// SetCPUID2 sets the CPUID leaves the guest sees (KVM_SET_CPUID2); at most
+// 256 entries.
+func (c *VCPU) SetCPUID2(entries []CPUIDEntry) error {
+	if len(entries) > _KVM_MAX_CPUID_ENTRIES {
+		return &Error{Op: "KVM_SET_CPUID2", Errno: unix.E2BIG}
+	}
+	_, e := ioctlBuf(c.fd, _KVM_SET_CPUID2, encodeCPUID2(entries))
+	return wrap("KVM_SET_CPUID2", e)
+}
+
+// GetMSRs reads the MSRs in indices (KVM_GET_MSRS). If KVM reads fewer, it
+// returns those it read and an *MSRError naming the first it did not.
+func (c *VCPU) GetMSRs(indices []uint32) ([]MSREntry, error) {
+	req := make([]MSREntry, len(indices))
+	for i, idx := range indices {
+		req[i].Index = idx
+	}
+	buf := encodeMSRs(req)
+	r, e := ioctlBuf(c.fd, _KVM_GET_MSRS, buf)
+	if e != 0 {
+		return nil, &Error{Op: "KVM_GET_MSRS", Errno: e}
+	}
+	n := int(r)
+	got := decodeMSRs(buf, n)
+	if n < len(indices) {
+		return got, &MSRError{Op: "KVM_GET_MSRS", Index: indices[n], Done: n, Total: len(indices)}
+	}
+	return got, nil
+}
+
+// SetMSRs writes entries (KVM_SET_MSRS). If KVM writes fewer, the error is an
+// *MSRError naming the first MSR not written (KVM stops at the first it
+// refuses).
+func (c *VCPU) SetMSRs(entries []MSREntry) error {
+	r, e := ioctlBuf(c.fd, _KVM_SET_MSRS, encodeMSRs(entries))
+	if e != 0 {
+		return &Error{Op: "KVM_SET_MSRS", Errno: e}
+	}
+	if n := int(r); n < len(entries) {
+		return &MSRError{Op: "KVM_SET_MSRS", Index: entries[n].Index, Done: n, Total: len(entries)}
+	}
+	return nil
+}
+
+// GetLAPIC returns the local APIC registers (KVM_GET_LAPIC; needs the
+// in-kernel irqchip).
+func (c *VCPU) GetLAPIC() (LAPICState, error) {
+	var l LAPICState
+	_, e := ioctlPtr(c.fd, _KVM_GET_LAPIC, &l)
+	return l, wrap("KVM_GET_LAPIC", e)
+}
+
+// SetLAPIC sets the local APIC registers (KVM_SET_LAPIC).
+func (c *VCPU) SetLAPIC(l *LAPICState) error {
+	_, e := ioctlPtr(c.fd, _KVM_SET_LAPIC, l)
+	return wrap("KVM_SET_LAPIC", e)
+}
+
+// GetVCPUEvents returns pending exceptions, interrupts and NMIs
+// (KVM_GET_VCPU_EVENTS).
+func (c *VCPU) GetVCPUEvents() (VCPUEvents, error) {
+	var ev VCPUEvents
+	_, e := ioctlPtr(c.fd, _KVM_GET_VCPU_EVENTS, &ev)
+	return ev, wrap("KVM_GET_VCPU_EVENTS", e)
+}
+
+// SetVCPUEvents sets pending exceptions, interrupts and NMIs
+// (KVM_SET_VCPU_EVENTS), e.g. to inject an exception.
+func (c *VCPU) SetVCPUEvents(ev *VCPUEvents) error {
+	_, e := ioctlPtr(c.fd, _KVM_SET_VCPU_EVENTS, ev)
+	return wrap("KVM_SET_VCPU_EVENTS", e)
+}
+
+// GetMPState returns the multiprocessing state, an MPState* value
+// (KVM_GET_MP_STATE).
+func (c *VCPU) GetMPState() (uint32, error) {
+	var m mpState
+	_, e := ioctlPtr(c.fd, _KVM_GET_MP_STATE, &m)
+	return m.MPState, wrap("KVM_GET_MP_STATE", e)
+}
+
+// SetMPState sets the multiprocessing state (KVM_SET_MP_STATE).
+func (c *VCPU) SetMPState(state uint32) error {
+	m := mpState{MPState: state}
+	_, e := ioctlPtr(c.fd, _KVM_SET_MP_STATE, &m)
+	return wrap("KVM_SET_MP_STATE", e)
+}
