@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hullvm/hull/vmm"
+)
+
+func init() {
+	register(command{name: "vm", summary: "boot and manage microVMs (hull vm boot --help)", run: vmCmd})
+}
+
+// DefaultCmdline is the kernel command line when --cmdline is not given:
+// serial console, reboot through the i8042 (the VMM stops on it), reboot at once on panic.
+const DefaultCmdline = "console=ttyS0 reboot=k panic=-1"
+
+func vmCmd(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Println("usage: hull vm boot [flags]   (hull vm boot --help)")
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return 0
+	}
+	switch args[0] {
+	case "boot":
+		return vmBoot(args[1:])
+	}
+	return fail(exitUsage, "vm: unknown subcommand %q (known: boot)", args[0])
+}
+
+func vmBoot(args []string) int {
+	fs := flag.NewFlagSet("vm boot", flag.ContinueOnError)
+	var cfg vmm.Config
+	fs.StringVar(&cfg.Kernel, "kernel", "", "guest kernel: an ELF64 vmlinux (bzImage is not supported)")
+	fs.StringVar(&cfg.Initrd, "initrd", "", "initramfs image (optional)")
+	fs.StringVar(&cfg.Cmdline, "cmdline", DefaultCmdline, "kernel command line")
+	fs.IntVar(&cfg.MemMiB, "mem", vmm.DefaultMemMiB, "guest memory in MiB")
+	fs.IntVar(&cfg.CPUs, "cpus", vmm.DefaultCPUs, fmt.Sprintf("number of vCPUs (1..%d)", vmm.MaxCPUs))
+	fs.BoolVar(&cfg.TestExitPort, "test-exit-port", false, "add the test-guest exit port (0xf4); the guest's code becomes hull's exit status")
+	fs.StringVar(&cfg.KVMPath, "kvm", "/dev/kvm", "KVM device")
+	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
+	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: hull vm boot --kernel VMLINUX [flags]
+
+Boots a microVM with the serial console on this terminal and runs it until
+the guest powers off, resets or exits. Exit status: 0 power off/reset, the
+guest's code with --test-exit-port, %d triple fault, %d emulation failure,
+%d KVM internal error, %d guest panic, %d entry failure, %d host error,
+%d interrupted, 1 the VM could not be built, 2 bad usage.
+
+flags:
+`, vmm.ExitCodeTripleFault, vmm.ExitCodeEmulation, vmm.ExitCodeInternalError, vmm.ExitCodeGuestPanic,
+			vmm.ExitCodeFailEntry, vmm.ExitCodeHostError, vmm.ExitCodeCancelled)
+		fs.PrintDefaults()
+	}
+	if rc := parseFlags(fs, args); rc >= 0 {
+		return rc
+	}
+	if fs.NArg() > 0 {
+		return fail(exitUsage, "vm boot: unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Kernel == "" {
+		return fail(exitUsage, "vm boot: --kernel is required")
+	}
+	// Zero means "default" inside vmm.Config; on the command line it is a mistake.
+	if cfg.MemMiB <= 0 {
+		return fail(exitUsage, "vm boot: --mem must be a positive number of MiB, not %d", cfg.MemMiB)
+	}
+	if cfg.CPUs <= 0 {
+		return fail(exitUsage, "vm boot: --cpus must be at least 1, not %d", cfg.CPUs)
+	}
+	cfg.Console = os.Stdout
+	cfg.ConsoleIn = os.Stdin
+	cfg.Start = processStart
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	exit, err := vmm.Run(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, vmm.ErrNoKVM) {
+			return fail(exitError, "%v", err)
+		}
+		return fail(exitError, "vm boot: %v", err)
+	}
+	if *timeline {
+		fmt.Fprintf(os.Stderr, "hull: VM stopped: %s\nboot timeline (since process start):\n", exit)
+		if err := exit.Timeline.Format(os.Stderr); err != nil {
+			return fail(exitError, "timeline: %v", err)
+		}
+	}
+	if *timelineJSON != "" {
+		b, err := json.MarshalIndent(struct {
+			Reason   string       `json:"reason"`
+			Message  string       `json:"message"`
+			Timeline vmm.Timeline `json:"timeline"`
+			Memory   vmm.MemStats `json:"memory"`
+		}{exit.Reason.String(), exit.Message, exit.Timeline, exit.Memory}, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*timelineJSON, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			return fail(exitError, "timeline: %v", err)
+		}
+	}
+	if code := exit.ExitCode(); code != 0 && exit.Reason != vmm.ReasonGuestExit {
+		fmt.Fprintf(os.Stderr, "hull: VM stopped: %s\n", exit)
+	}
+	return exit.ExitCode()
+}
