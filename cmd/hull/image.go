@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hullvm/hull/initramfs"
+)
+
+func init() {
+	register(command{name: "image", summary: "build guest images (hull image initrd --help)", run: imageCmd})
+}
+
+func imageCmd(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Println("usage: hull image initrd --init BINARY -o FILE [--gzip]")
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return 0
+	}
+	if args[0] != "initrd" {
+		return fail(exitUsage, "image: unknown subcommand %q (known: initrd)", args[0])
+	}
+	fs := flag.NewFlagSet("image initrd", flag.ContinueOnError)
+	initPath := fs.String("init", "", "static executable to install as /init")
+	out := fs.String("o", "", "output file")
+	gz := fs.Bool("gzip", false, "gzip the archive")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: hull image initrd --init BINARY -o FILE [--gzip]\n\n"+
+			"Writes a reproducible newc initramfs holding /dev/console, /dev/null, /proc, /sys, /tmp and BINARY as /init.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if rc := parseFlags(fs, args[1:]); rc >= 0 {
+		return rc
+	}
+	if *initPath == "" || *out == "" || fs.NArg() > 0 {
+		return fail(exitUsage, "image initrd: --init and -o are required, and nothing else (see --help)")
+	}
+	bin, err := os.ReadFile(*initPath)
+	if err != nil {
+		return fail(exitError, "image initrd: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := initramfs.Write(&buf, initramfs.Minimal(bin), initramfs.Options{Gzip: *gz}); err != nil {
+		return fail(exitError, "image initrd: %v", err)
+	}
+	// temp file + rename: a failed run never leaves a truncated image behind
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".initrd-*")
+	if err != nil {
+		return fail(exitError, "image initrd: %v", err)
+	}
+	_, err = tmp.Write(buf.Bytes())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), *out)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name()) // best effort; the write error is what matters
+		return fail(exitError, "image initrd: %v", err)
+	}
+	return 0
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# run-kvm-tier.sh: run the kvm test tier's prebuilt test binaries on this
+# machine's /dev/kvm. `make test-kvm` builds everything it needs first
+# (bin/kvmtest/*.test, the test guests, the guest kernel, bin/hello-init,
+# bin/hull) and runs this script either directly (healthy KVM) or inside the
+# nested runner: `tests/nested/nested-kvm -- tests/run-kvm-tier.sh`.
+#
+# Each bin/kvmtest/NAME.test runs in its package directory (read from
+# NAME.test.dir, so testdata paths work) with -test.v -test.count=1, the
+# output streamed. HULL_REQUIRE_KVM=1 turns every RequireKVM/RequireFile skip
+# into a failure: a kvm-tier test that cannot run must never count as passed.
+# Extra arguments go to every test binary (e.g. -test.run=Boot).
+# The last line is "kvm tier: N passed, M failed, K skipped" (top-level test
+# functions; a binary that fails without a "--- FAIL" line counts once);
+# the exit status is non-zero when anything failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$root" || exit 125
+
+export HULL_TIER=kvm HULL_REQUIRE_KVM=1
+export HULL_TEST_GUESTS=${HULL_TEST_GUESTS:-$root/tests/guest/build}
+export HULL_TEST_INIT=${HULL_TEST_INIT:-$root/bin/hello-init}
+export HULL_BIN=${HULL_BIN:-$root/bin/hull}
+if [ -z "${HULL_TEST_KERNEL:-}" ]; then
+  HULL_TEST_KERNEL=$("$root/guest/build-kernel.sh" --print 2>/dev/null) || HULL_TEST_KERNEL=""
+fi
+export HULL_TEST_KERNEL
+timeout=${HULL_KVM_TEST_TIMEOUT:-10m}   # per binary: a hang ends with a goroutine dump
+
+shopt -s nullglob
+bins=(bin/kvmtest/*.test)
+if [ ${#bins[@]} = 0 ]; then
+  echo "kvm tier: no test binaries in bin/kvmtest (run: make test-kvm)" >&2
+  exit 1
+fi
+echo "kvm tier: ${#bins[@]} test binaries on $(uname -r)$([ "${NESTED_KVM:-}" = 1 ] && echo ' (nested runner)'), $(ls -l /dev/kvm 2>&1)"
+
+pass=0 fail=0 skip=0 failed=()
+log=$(mktemp "${TMPDIR:-/tmp}/hull-kvm-tier.XXXXXX")
+trap 'rm -f "$log"' EXIT
+for bin in "${bins[@]}"; do
+  name=$(basename "$bin" .test)
+  dir=$(cat "$bin.dir" 2>/dev/null) || dir=""
+  if [ -z "$dir" ] || ! [ -d "$root/$dir" ]; then
+    echo "kvm tier: $bin: no package directory in $bin.dir" >&2
+    fail=$((fail + 1)) failed+=("$name"); continue
+  fi
+  echo "=== kvm tier: $name ($dir)"
+  t0=$SECONDS
+  (cd "$root/$dir" && exec "$root/$bin" -test.v -test.count=1 -test.timeout="$timeout" "$@") 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -c '^--- PASS' "$log") f=$(grep -c '^--- FAIL' "$log") s=$(grep -c '^--- SKIP' "$log")
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    echo "kvm tier: $name exited $rc without a --- FAIL line (panic, timeout or TestMain)"
+    f=1
+  fi
+  pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+  [ "$f" = 0 ] || failed+=("$name")
+  echo "=== kvm tier: $name: exit $rc, $p passed, $f failed, $s skipped in $((SECONDS - t0)) s"
+done
+[ ${#failed[@]} = 0 ] || echo "kvm tier: failures in: ${failed[*]}"
+echo "kvm tier: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
