@@ -21,6 +21,9 @@ type VCPU struct {
 func (c *VCPU) ID() int { return c.id }
 
 // Close unmaps kvm_run and closes the vCPU fd. Closing twice is not an error.
+// Call it only after every user of RunData (including a goroutine that kicks
+// with SetImmediateExit) has stopped: the old view points into the unmapped
+// area.
 func (c *VCPU) Close() error {
 	var errs []error
 	if c.mem != nil {
