@@ -49,7 +49,7 @@ define SKIP_FN
 skip() { echo "SKIP tier $$1: $$2"; if [ -n "$${HULL_TIER_STATUS:-}" ]; then echo "$$2" > "$$HULL_TIER_STATUS"; fi; }
 endef
 
-.PHONY: all build deps test test-unit test-host test-kvm run lint bench fuzz clean
+.PHONY: all build deps test test-unit test-host test-kvm run lint bench bench-go fuzz clean
 
 all: build
 
@@ -166,7 +166,21 @@ lint:
 	bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './bin/*' -print0 | xargs -0 -r gofmt -l)
 	if [ -n "$$bad" ]; then echo "gofmt -l: not formatted:"; echo "$$bad"; exit 1; fi
 
-bench:
+# make bench: hull beside its baselines in one run (docs/BENCHMARKS.md):
+# boot to the guest's /init vs QEMU microvm, I/O-exit round trip vs a minimal
+# C KVM loop, start to first KVM_RUN, VMM memory; natively on healthy KVM,
+# else in the nested runner. make bench-go: the Go micro-benchmarks.
+bench: deps build
+	@kernel=$$(guest/build-kernel.sh --install)
+	MAKEFLAGS= make --no-print-directory -C tests/guest all
+	MAKEFLAGS= make --no-print-directory -C tests/bench all
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/hello-init ./tests/guest/hello-init
+	bin/hull image initrd --init bin/hello-init -o bin/hello.cpio
+	if verdict=$$(bin/hull check --quiet 2>&1); then tests/bench/run.sh "$$kernel" bin/hello.cpio; exit; fi
+	echo "bench: no healthy KVM here ($$(printf '%s' "$$verdict" | head -c 120)...); running in the nested runner"
+	tests/nested/nested-kvm --timeout 900 -- tests/bench/run.sh "$$kernel" bin/hello.cpio
+
+bench-go:
 	$(GO) test -run '^$$' -bench . $(PKGS)
 
 # every Fuzz target for FUZZTIME (default 10s), one at a time
@@ -180,4 +194,4 @@ fuzz:
 	done <<< "$$list"
 
 clean:
-	rm -rf bin tests/guest/build
+	rm -rf bin tests/guest/build tests/bench/build

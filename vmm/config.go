@@ -30,6 +30,11 @@ type Config struct {
 
 	TestExitPort bool   // put the test exit device at port 0xf4
 	KVMPath      string // "" means /dev/kvm
+	// CheckHost, when set, runs after the guest is loaded and before KVM is
+	// opened: a bad kernel or command line is reported first on any host,
+	// and a host that cannot run the guest well is refused before any vCPU
+	// runs (hull vm boot refuses emulating KVM hosts this way).
+	CheckHost func(kvmPath string) error
 
 	// Start is when the VMM process started, the timeline's zero; the zero
 	// value means "when Run was called".

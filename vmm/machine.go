@@ -103,6 +103,11 @@ func build(c Config) (*machine, error) {
 	if err := m.loadGuest(); err != nil {
 		return nil, err
 	}
+	if cfg.CheckHost != nil {
+		if err := cfg.CheckHost(cfg.KVMPath); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoKVM, err)
+		}
+	}
 	if err := m.openKVM(); err != nil {
 		return nil, err
 	}

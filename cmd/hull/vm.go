@@ -46,6 +46,7 @@ func vmBoot(args []string) int {
 	fs.IntVar(&cfg.CPUs, "cpus", vmm.DefaultCPUs, fmt.Sprintf("number of vCPUs (1..%d)", vmm.MaxCPUs))
 	fs.BoolVar(&cfg.TestExitPort, "test-exit-port", false, "add the test-guest exit port (0xf4); the guest's code becomes hull's exit status")
 	fs.StringVar(&cfg.KVMPath, "kvm", "/dev/kvm", "KVM device")
+	allowEmulated := fs.Bool("allow-emulated", false, "boot even where KVM emulates guest kernel code (Linux takes minutes there and cannot run 64-bit user space)")
 	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
 	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")
 	fs.Usage = func() {
@@ -78,6 +79,7 @@ flags:
 	if cfg.CPUs <= 0 {
 		return fail(exitUsage, "vm boot: --cpus must be at least 1, not %d", cfg.CPUs)
 	}
+	cfg.CheckHost = func(kvmPath string) error { return usableKVM(kvmPath, *allowEmulated) }
 	cfg.Console = os.Stdout
 	cfg.ConsoleIn = os.Stdin
 	cfg.Start = processStart
@@ -87,7 +89,7 @@ flags:
 	exit, err := vmm.Run(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, vmm.ErrNoKVM) {
-			return fail(exitError, "%v", err)
+			return fail(exitError, "vm boot: %v", errors.Unwrap(err))
 		}
 		return fail(exitError, "vm boot: %v", err)
 	}
