@@ -21,7 +21,7 @@ type exitHandler struct {
 
 	unhandledPIO  atomic.Uint64 // accesses to ports with no device
 	unhandledMMIO atomic.Uint64
-	retries       atomic.Uint64 // KVM_EXIT_INTR and similar
+	retries       atomic.Uint64 // KVM_RUN returning EINTR/EAGAIN, and KVM_EXIT_INTR
 }
 
 // stopRequest is a decided stop, before the vCPU loop adds its register state.

@@ -159,6 +159,7 @@ func (c *vcpu) loop() {
 		}
 		if errno := c.cpu.Run(); errno != 0 {
 			if errno == unix.EINTR || errno == unix.EAGAIN {
+				c.m.h.retries.Add(1)
 				continue // a signal (Go preemption or our kick): look at stopping again
 			}
 			c.m.stop(&Exit{Reason: ReasonHostError, VCPU: c.id,
