@@ -298,6 +298,12 @@ func (m *machine) run(ctx context.Context) *Exit {
 	}
 	m.rec.mark(EventStopped)
 	exit := *m.exit
+	if exit.Reason == ReasonCancelled {
+		// Where a VM stopped from outside was: what a hung guest was doing.
+		for _, c := range m.vcpus {
+			exit.Message += ";" + c.where()
+		}
+	}
 	exit.Timeline = m.rec.timeline()
 	// Measured before teardown, while guest RAM is still mapped.
 	if ms, err := measureMemory(m.mem); err == nil {
