@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run-kvm-tier.sh: run the kvm test tier's prebuilt test binaries on this
 # machine's /dev/kvm. `make test-kvm` builds everything it needs first
-# (bin/kvmtest/*.test, the test guests, the guest kernel, bin/hello-init,
-# bin/hull) and runs this script either directly (healthy KVM) or inside the
+# (bin/kvmtest/*.test, the test guests, the guest kernel, the default guest
+# image, bin/hello-init, bin/hull) and runs this script either directly (healthy KVM) or inside the
 # nested runner: `tests/nested/nested-kvm -- tests/run-kvm-tier.sh`.
 #
 # Each bin/kvmtest/NAME.test runs in its package directory (read from
@@ -10,7 +10,7 @@
 # output streamed. HULL_REQUIRE_KVM=1 turns every RequireKVM/RequireFile skip
 # into a failure: a kvm-tier test that cannot run must never count as passed.
 # Extra arguments go to every test binary (e.g. -test.run=Boot).
-# The last line is "kvm tier: N passed, M failed, K skipped" (top-level test
+# The last line is "kvm: N passed, M failed, K skipped" (top-level test
 # functions; a binary that fails without a "--- FAIL" line counts once);
 # the exit status is non-zero when anything failed.
 set -uo pipefail
@@ -25,6 +25,10 @@ if [ -z "${HULL_TEST_KERNEL:-}" ]; then
   HULL_TEST_KERNEL=$("$root/guest/build-kernel.sh" --print 2>/dev/null) || HULL_TEST_KERNEL=""
 fi
 export HULL_TEST_KERNEL
+if [ -z "${HULL_TEST_IMAGE_KERNEL:-}" ] && img=$("$HULL_BIN" image default 2>/dev/null); then
+  HULL_TEST_IMAGE_KERNEL=$(sed -n 1p <<< "$img") HULL_TEST_IMAGE_INITRD=$(sed -n 2p <<< "$img")
+fi
+export HULL_TEST_IMAGE_KERNEL=${HULL_TEST_IMAGE_KERNEL:-} HULL_TEST_IMAGE_INITRD=${HULL_TEST_IMAGE_INITRD:-}
 timeout=${HULL_KVM_TEST_TIMEOUT:-10m}   # per binary: a hang ends with a goroutine dump
 
 shopt -s nullglob
@@ -59,5 +63,5 @@ for bin in "${bins[@]}"; do
   echo "=== kvm tier: $name: exit $rc, $p passed, $f failed, $s skipped in $((SECONDS - t0)) s"
 done
 [ ${#failed[@]} = 0 ] || echo "kvm tier: failures in: ${failed[*]}"
-echo "kvm tier: $pass passed, $fail failed, $skip skipped"
+echo "kvm: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
