@@ -28,6 +28,11 @@ type Config struct {
 	Console   io.Writer // serial output; nil discards it
 	ConsoleIn io.Reader // optional serial input
 
+	// Disks are virtio-blk disks, in order (the guest's vda, vdb, ...);
+	// RNG adds a virtio-rng device after them (vmm/virtio.go).
+	Disks []Disk
+	RNG   bool
+
 	TestExitPort bool   // put the test exit device at port 0xf4
 	KVMPath      string // "" means /dev/kvm
 	// CheckHost, when set, runs after the guest is loaded and before KVM is

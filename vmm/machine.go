@@ -67,6 +67,8 @@ type machine struct {
 	stopping atomic.Bool
 	stopped  chan struct{}
 	exit     *Exit
+
+	virtio []*virtioDev // vmm/virtio.go
 }
 
 // Run builds the VM described by cfg and runs it until it stops: the guest
@@ -100,6 +102,10 @@ func build(c Config) (*machine, error) {
 	// Guest RAM and the boot structures need no KVM: doing them first makes
 	// a bad kernel, initrd or command line fail the same way on every host.
 	// The mappings are lazy, so this costs nothing when KVM then fails.
+	// The same goes for the virtio backends (disk files).
+	if err := m.openVirtio(); err != nil {
+		return nil, err
+	}
 	if err := m.loadGuest(); err != nil {
 		return nil, err
 	}
@@ -119,6 +125,9 @@ func build(c Config) (*machine, error) {
 	if err := m.addDevices(); err != nil {
 		return nil, err
 	}
+	if err := m.attachVirtio(); err != nil {
+		return nil, err
+	}
 	if err := m.createVCPUs(); err != nil {
 		return nil, err
 	}
@@ -135,7 +144,11 @@ func (m *machine) loadGuest() error {
 		return fmt.Errorf("kernel: %w", err)
 	}
 	defer kernel.Close()
-	bc := boot.Config{Kernel: kernel, Cmdline: m.cfg.Cmdline, CPUs: m.cfg.CPUs}
+	cmdline, err := m.kernelCmdline()
+	if err != nil {
+		return err
+	}
+	bc := boot.Config{Kernel: kernel, Cmdline: cmdline, CPUs: m.cfg.CPUs}
 	if m.cfg.Initrd != "" {
 		initrd, err := os.Open(m.cfg.Initrd)
 		if err != nil {
@@ -315,7 +328,7 @@ func (m *machine) run(ctx context.Context) *Exit {
 }
 
 func (m *machine) close() error {
-	var errs []error
+	errs := []error{m.closeVirtio()}
 	for _, c := range m.vcpus {
 		errs = append(errs, c.cpu.Close())
 	}

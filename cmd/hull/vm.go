@@ -46,6 +46,12 @@ func vmBoot(args []string) int {
 	fs.IntVar(&cfg.CPUs, "cpus", vmm.DefaultCPUs, fmt.Sprintf("number of vCPUs (1..%d)", vmm.MaxCPUs))
 	fs.BoolVar(&cfg.TestExitPort, "test-exit-port", false, "add the test-guest exit port (0xf4); the guest's code becomes hull's exit status")
 	fs.StringVar(&cfg.KVMPath, "kvm", "/dev/kvm", "KVM device")
+	fs.Func("disk", "virtio-blk disk PATH[,ro]: a raw image; repeat for more (vda, vdb, ...)", func(s string) error {
+		d, err := parseDisk(s)
+		cfg.Disks = append(cfg.Disks, d)
+		return err
+	})
+	fs.BoolVar(&cfg.RNG, "rng", false, "add a virtio-rng device (the guest's /dev/hwrng)")
 	allowEmulated := fs.Bool("allow-emulated", false, "boot even where KVM emulates guest kernel code (Linux takes minutes there and cannot run 64-bit user space)")
 	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
 	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")

@@ -90,6 +90,10 @@ func TestVMBootBadInput(t *testing.T) {
 		{"no kernel flag", nil, regexp.MustCompile(`--kernel`), true},
 		{"unknown flag", []string{"--kernel", kernel, "--no-such-flag"}, regexp.MustCompile(`no-such-flag`), true},
 		{"stray argument", []string{"--kernel", kernel, "extra"}, regexp.MustCompile(`extra`), true},
+		{"disk without a path", []string{"--kernel", kernel, "--disk", ",ro"}, regexp.MustCompile(`disk.*path`), true},
+		{"disk with an unknown option", []string{"--kernel", kernel, "--disk", "a.img,rox"}, regexp.MustCompile(`disk.*"rox"`), true},
+		{"missing disk file", []string{"--kernel", kernel, "--disk", filepath.Join(dir, "no-such.img")},
+			regexp.MustCompile(`no-such\.img.*no such file`), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := hull(t, append([]string{"vm", "boot"}, tc.args...)...)

@@ -32,6 +32,9 @@ func main() {
 		cmdline = strings.TrimSpace(string(b))
 	}
 	fmt.Fprintf(console, "hello-init: pid=%d ncpu=%d cmdline=%s\n", os.Getpid(), runtime.NumCPU(), cmdline)
+	if strings.Contains(" "+cmdline+" ", " "+virtioSwitch+" ") {
+		virtioChecks(console) // virtio.go
+	}
 
 	syscall.Sync()
 	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
