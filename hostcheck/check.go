@@ -33,13 +33,16 @@ const DefaultProbeBudget = 1500 * time.Millisecond
 // syscallShare is the part of the probe budget kept for the SYSCALL probe.
 const syscallShare = 4 // 1/4
 
-// neededCap is a capability hull's VMM needs.
-type neededCap struct {
-	cap kvm.Cap
-	why string
+// Capability is a KVM capability hull's VMM needs, and what for.
+type Capability struct {
+	Cap kvm.Cap
+	Why string
 }
 
-var neededCaps = []neededCap{
+// RequiredCaps is the one list of capabilities without which hull's VMM
+// does not start: vmm refuses a host that lacks one, and `hull check`
+// reports each, so a host that passes the check can boot.
+var RequiredCaps = []Capability{
 	{kvm.CapIRQChip, "in-kernel PIC, IOAPIC and local APICs"},
 	{kvm.CapUserMemory, "guest memory from the VMM's mappings"},
 	{kvm.CapPIT2, "in-kernel PIT timer"},
@@ -47,6 +50,7 @@ var neededCaps = []neededCap{
 	{kvm.CapIOEventFD, "virtio queue notifications through eventfds"},
 	{kvm.CapImmediateExit, "stopping vCPUs without races"},
 	{kvm.CapExtCPUID, "KVM_SET_CPUID2"},
+	{kvm.CapSetTSSAddr, "KVM_SET_TSS_ADDR (Intel real-mode emulation)"},
 	{kvm.CapVCPUEvents, "injecting exceptions"},
 	{kvm.CapMPState, "vCPU run states"},
 }
@@ -121,17 +125,17 @@ func checkKVM(r *Report, f *facts, path string, skipProbes bool, budget time.Dur
 	}
 	r.Items = append(r.Items, Item{Name: "KVM API version", Value: "12", OK: true})
 
-	for _, c := range neededCaps {
-		n, err := sys.CheckExtension(c.cap)
-		it := Item{Name: c.cap.String(), Note: c.why}
+	for _, c := range RequiredCaps {
+		n, err := sys.CheckExtension(c.Cap)
+		it := Item{Name: c.Cap.String(), Note: c.Why}
 		switch {
 		case err != nil:
 			it.Value = "error"
 			it.Note = err.Error()
-			f.brokenWhy = append(f.brokenWhy, fmt.Sprintf("%v: %v", c.cap, err))
+			f.brokenWhy = append(f.brokenWhy, fmt.Sprintf("%v: %v", c.Cap, err))
 		case n == 0:
 			it.Value = "missing"
-			f.brokenWhy = append(f.brokenWhy, "missing "+c.cap.String())
+			f.brokenWhy = append(f.brokenWhy, "missing "+c.Cap.String())
 		default:
 			it.Value, it.OK = "yes", true
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/hullvm/hull/devices/i8042"
 	"github.com/hullvm/hull/devices/uart"
 	"github.com/hullvm/hull/guestmem"
+	"github.com/hullvm/hull/hostcheck"
 	"github.com/hullvm/hull/kvm"
 )
 
@@ -32,19 +34,9 @@ const (
 	kvmAPIVersion  = 12
 )
 
-// requiredCaps are the KVM capabilities hull cannot run without.
-var requiredCaps = []struct {
-	cap  kvm.Cap
-	name string
-}{
-	{kvm.CapIRQChip, "KVM_CAP_IRQCHIP"},
-	{kvm.CapUserMemory, "KVM_CAP_USER_MEMORY"},
-	{kvm.CapPIT2, "KVM_CAP_PIT2"},
-	{kvm.CapIRQFD, "KVM_CAP_IRQFD"},
-	{kvm.CapImmediateExit, "KVM_CAP_IMMEDIATE_EXIT"},
-	{kvm.CapExtCPUID, "KVM_CAP_EXT_CPUID"},
-	{kvm.CapSetTSSAddr, "KVM_CAP_SET_TSS_ADDR"},
-}
+// stopDiagnoseAfter is how long vCPUs may take to leave KVM_RUN after a
+// stop before the VMM dumps its goroutines to stderr for diagnosis.
+const stopDiagnoseAfter = 10 * time.Second
 
 // ErrNoKVM is matched when /dev/kvm is missing or unusable.
 var ErrNoKVM = errors.New("no usable KVM on this host (run `hull check` for details)")
@@ -188,9 +180,9 @@ func (m *machine) openKVM() error {
 		return fmt.Errorf("%w: KVM API version %d, hull needs %d", ErrNoKVM, v, kvmAPIVersion)
 	}
 	var missing []string
-	for _, rc := range requiredCaps {
-		if n, err := sys.CheckExtension(rc.cap); err != nil || n <= 0 {
-			missing = append(missing, rc.name)
+	for _, rc := range hostcheck.RequiredCaps {
+		if n, err := sys.CheckExtension(rc.Cap); err != nil || n <= 0 {
+			missing = append(missing, rc.Cap.String())
 		}
 	}
 	if len(missing) > 0 {
@@ -299,6 +291,7 @@ func (m *machine) run(ctx context.Context) *Exit {
 	// that, and repeating the kick until every vCPU is out covers the rest.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	stuck := time.After(stopDiagnoseAfter)
 	for waiting := true; waiting; {
 		select {
 		case <-done:
@@ -307,6 +300,13 @@ func (m *machine) run(ctx context.Context) *Exit {
 			for _, c := range m.vcpus {
 				c.kick()
 			}
+		case <-stuck:
+			// A vCPU that does not leave KVM_RUN when kicked is a VMM bug
+			// (a device call that blocks); say where everything is, once.
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			fmt.Fprintf(os.Stderr, "hull: vCPUs still running %v after the VM was told to stop (%s); goroutines:\n%s\n",
+				stopDiagnoseAfter, m.exit, buf)
 		}
 	}
 	m.rec.mark(EventStopped)
