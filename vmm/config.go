@@ -32,6 +32,9 @@ type Config struct {
 	// RNG adds a virtio-rng device after them (vmm/virtio.go).
 	Disks []Disk
 	RNG   bool
+	// Vsock adds a virtio-vsock device with a Firecracker-style hybrid
+	// host side (vmm/vsock.go); nil: none.
+	Vsock *Vsock
 
 	TestExitPort bool   // put the test exit device at port 0xf4
 	KVMPath      string // "" means /dev/kvm

@@ -38,6 +38,9 @@ func checkVirtio(c *Config) error {
 	if c.RNG {
 		n++
 	}
+	if c.Vsock != nil {
+		n++
+	}
 	if n > boot.VirtioMMIOMaxDevices {
 		return fmt.Errorf("%w: %d virtio devices, at most %d", ErrConfig, n, boot.VirtioMMIOMaxDevices)
 	}
@@ -64,6 +67,11 @@ func (m *machine) openVirtio() error {
 	}
 	if m.cfg.RNG {
 		m.virtio = append(m.virtio, &virtioDev{name: "rng", dev: rng.New()})
+	}
+	if m.cfg.Vsock != nil {
+		if err := m.openVsock(m.cfg.Vsock); err != nil {
+			return err
+		}
 	}
 	for i, v := range m.virtio {
 		var err error

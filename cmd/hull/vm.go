@@ -52,6 +52,11 @@ func vmBoot(args []string) int {
 		return err
 	})
 	fs.BoolVar(&cfg.RNG, "rng", false, "add a virtio-rng device (the guest's /dev/hwrng)")
+	fs.Func("vsock", "virtio-vsock cid=N,uds=PATH: host programs connect to PATH and send \"CONNECT <port>\\n\"; guest connections to host port P go to PATH_P (Firecracker's hybrid vsock)", func(s string) error {
+		v, err := parseVsock(s)
+		cfg.Vsock = v
+		return err
+	})
 	allowEmulated := fs.Bool("allow-emulated", false, "boot even where KVM emulates guest kernel code (Linux takes minutes there and cannot run 64-bit user space)")
 	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
 	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")

@@ -1,0 +1,317 @@
+package vsock
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/virtio"
+)
+
+// Limits.
+const (
+	// QueueSize is the maximum size of each of the three queues.
+	QueueSize = 256
+	// MaxConns caps the connections that exist at a time, host clients
+	// still writing their CONNECT line included.
+	MaxConns = 1024
+	// BufAlloc is the receive buffer the device advertises to the guest
+	// per connection: guest data the host socket cannot take at once waits
+	// there.
+	BufAlloc = 256 << 10
+	// maxConnectLine bounds "CONNECT <port>\n".
+	maxConnectLine = 32
+	// maxStrayRST bounds the resets queued for the guest that belong to no
+	// connection (answers to packets for unknown ports); beyond it they
+	// are dropped and counted: the guest's own timeouts cover them.
+	maxStrayRST = 1024
+	// firstLocalPort is where host ports for host-initiated connections
+	// start (Firecracker's choice: clear of the usual service ports).
+	firstLocalPort = 1 << 30
+)
+
+// Sentinels.
+var (
+	// ErrClosed: the device was closed.
+	ErrClosed = errors.New("vsock: device closed")
+	// ErrBadCID: the guest CID is reserved or above 32 bits.
+	ErrBadCID = errors.New("vsock: bad guest CID")
+)
+
+// Stats counts the device's traffic and the guest's mistakes (STYLE 2.14:
+// counted, never logged per event). All fields are updated atomically.
+type Stats struct {
+	Conns        atomic.Int64  // connections open now
+	HostConns    atomic.Uint64 // host clients accepted on udsPath
+	GuestConns   atomic.Uint64 // guest connections connected to <udsPath>_<port>
+	Refused      atomic.Uint64 // guest connections nothing listened for (RST)
+	ConnCap      atomic.Uint64 // connections refused at MaxConns
+	AcceptFailed atomic.Uint64 // accept ran out of file descriptors
+	BadConnect   atomic.Uint64 // host clients closed for a bad CONNECT line
+	ToGuest      atomic.Uint64 // payload bytes sent to the guest
+	FromGuest    atomic.Uint64 // payload bytes received from the guest
+	RSTSent      atomic.Uint64
+	RSTDropped   atomic.Uint64 // stray resets dropped, the queue being full
+	BadHeader    atomic.Uint64 // tx chain shorter than the header
+	BadCID       atomic.Uint64 // wrong source (dropped) or destination CID (RST)
+	BadType      atomic.Uint64 // type other than STREAM
+	BadOp        atomic.Uint64 // unknown op, or an op the connection's state does not allow
+	BadLen       atomic.Uint64 // len beyond the chain or VIRTIO_VSOCK_MAX_PKT_BUF_SIZE
+	OverCredit   atomic.Uint64 // guest sent more than the credit we gave it
+	BadRxBuffer  atomic.Uint64 // rx chains too small for a packet, returned empty
+}
+
+// Device is a virtio-vsock device whose host side is a Unix socket
+// listener and Unix socket clients, Firecracker-compatible. Create it with
+// New, put it behind a transport, Close it when the VM stops.
+type Device struct {
+	cid      uint64
+	path     string
+	maxConns int
+
+	epfd   int // the muxer's epoll instance, owned by poll once that exists
+	poll   *poller
+	wakefd int // eventfd: kicks and commands
+	lfd    int // listening socket on path
+
+	kicked  atomic.Uint32 // bit q: queue q was kicked since the muxer last looked
+	hostErr atomic.Pointer[error]
+
+	cmdMu   sync.Mutex
+	cmds    []*command
+	stopped bool          // the muxer was told to stop; no command is taken any more
+	done    chan struct{} // closed when the muxer returns
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// Stats are the device's counters.
+	Stats Stats
+
+	m muxer // owned by the muxer goroutine
+}
+
+var _ virtio.Device = (*Device)(nil)
+
+type cmdKind int
+
+const (
+	cmdActivate cmdKind = iota
+	cmdReset
+	cmdStop
+)
+
+// command is a request to the muxer from another goroutine.
+type command struct {
+	kind cmdKind
+	ctx  *virtio.ActivationContext
+	done chan struct{}
+}
+
+// New returns a device for guest CID cid that listens on udsPath (which
+// must not exist) and starts its muxer. Close stops it and removes the
+// socket file.
+func New(cid uint64, udsPath string) (*Device, error) {
+	if cid <= VMADDR_CID_HOST || cid >= VMADDR_CID_ANY {
+		return nil, fmt.Errorf("%w: %d (want 3..%d)", ErrBadCID, cid, uint64(VMADDR_CID_ANY-1))
+	}
+	// Guest ports are 32-bit: "<udsPath>_4294967295" must fit sun_path too.
+	if max := len(unix.RawSockaddrUnix{}.Path) - 1 - len("_4294967295"); len(udsPath) == 0 || len(udsPath) > max {
+		return nil, fmt.Errorf("vsock: socket path %q: want 1..%d bytes", udsPath, max)
+	}
+	return newDevice(cid, udsPath, MaxConns)
+}
+
+func newDevice(cid uint64, udsPath string, maxConns int) (*Device, error) {
+	d := &Device{cid: cid, path: udsPath, maxConns: maxConns, epfd: -1, wakefd: -1, lfd: -1, done: make(chan struct{})}
+	if err := d.open(); err != nil {
+		d.closeFDs()
+		return nil, err
+	}
+	d.m.init(d)
+	go d.m.run()
+	return d, nil
+}
+
+func (d *Device) open() error {
+	var err error
+	if d.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fmt.Errorf("vsock: epoll_create1: %w", err)
+	}
+	if d.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("vsock: eventfd: %w", err)
+	}
+	if d.lfd, err = listenUnix(d.path); err != nil {
+		return err
+	}
+	for _, fd := range []int{d.wakefd, d.lfd} {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(d.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return fmt.Errorf("vsock: epoll_ctl: %w", err)
+		}
+	}
+	if d.poll, err = newPoller(d.epfd); err != nil {
+		d.epfd = -1 // closed by newPoller
+	}
+	return err
+}
+
+// closeFDs closes what open made; the muxer is not running.
+func (d *Device) closeFDs() error {
+	var errs []error
+	if d.lfd >= 0 {
+		errs = append(errs, unix.Close(d.lfd))
+		if err := os.Remove(d.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("vsock: %w", err))
+		}
+	}
+	if d.wakefd >= 0 {
+		errs = append(errs, unix.Close(d.wakefd))
+	}
+	if d.poll != nil {
+		errs = append(errs, d.poll.close())
+	} else if d.epfd >= 0 {
+		errs = append(errs, unix.Close(d.epfd))
+	}
+	d.lfd, d.wakefd, d.epfd, d.poll = -1, -1, -1, nil
+	return errors.Join(errs...)
+}
+
+// Close stops the muxer, closes every host socket and the listener, and
+// removes the socket file. The transport must be closed (or reset) first,
+// or its queue workers see ErrClosed from Kick.
+func (d *Device) Close() error {
+	d.closeOnce.Do(func() {
+		d.send(cmdStop, nil)
+		<-d.done
+		d.closeErr = d.closeFDs()
+	})
+	return d.closeErr
+}
+
+// CID returns the guest's context ID.
+func (d *Device) CID() uint64 { return d.cid }
+
+// Path returns the socket host clients connect to.
+func (d *Device) Path() string { return d.path }
+
+// send hands a command to the muxer and waits until it ran; it reports
+// false when the muxer is stopped.
+func (d *Device) send(kind cmdKind, ctx *virtio.ActivationContext) bool {
+	c := &command{kind: kind, ctx: ctx, done: make(chan struct{})}
+	d.cmdMu.Lock()
+	if d.stopped {
+		d.cmdMu.Unlock()
+		return false
+	}
+	if kind == cmdStop {
+		d.stopped = true
+	}
+	d.cmds = append(d.cmds, c)
+	// Under cmdMu: the eventfd stays open until the muxer returned, which
+	// is after stopped was set.
+	err := d.wake()
+	d.cmdMu.Unlock()
+	if err != nil {
+		// A write to our own eventfd fails only on a counter overflow.
+		d.setHostErr(err)
+	}
+	<-c.done
+	return true
+}
+
+func (d *Device) takeCommands() []*command {
+	d.cmdMu.Lock()
+	defer d.cmdMu.Unlock()
+	c := d.cmds
+	d.cmds = nil
+	return c
+}
+
+func (d *Device) wake() error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], 1)
+	for {
+		_, err := unix.Write(d.wakefd, b[:])
+		if err != unix.EINTR {
+			if err != nil {
+				return fmt.Errorf("vsock: waking the muxer: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+func (d *Device) setHostErr(err error) { d.hostErr.CompareAndSwap(nil, &err) }
+
+// Err returns the first host-side failure of the muxer (an interrupt that
+// could not be raised, epoll failing), or nil. After one the device stops
+// serving the guest; Kick returns it, so the transport reports it to the
+// VMM.
+func (d *Device) Err() error {
+	if p := d.hostErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Type implements virtio.Device.
+func (d *Device) Type() virtio.DeviceType { return virtio.VIRTIO_ID_VSOCK }
+
+// Features implements virtio.Device: stream sockets only, no feature bits.
+func (d *Device) Features() uint64 { return 0 }
+
+// QueueSizes implements virtio.Device: rx, tx, event.
+func (d *Device) QueueSizes() []uint16 { return []uint16{QueueSize, QueueSize, QueueSize} }
+
+// ReadConfig implements virtio.Device: struct virtio_vsock_config is one
+// le64, guest_cid (§5.10.4).
+func (d *Device) ReadConfig(off uint64, p []byte) {
+	var cfg [8]byte
+	binary.LittleEndian.PutUint64(cfg[:], d.cid)
+	clear(p)
+	if off < uint64(len(cfg)) {
+		copy(p, cfg[off:])
+	}
+}
+
+// WriteConfig implements virtio.Device: the configuration is read-only.
+func (d *Device) WriteConfig(off uint64, p []byte) {}
+
+// Activate implements virtio.Device: the muxer takes the queues.
+func (d *Device) Activate(ctx *virtio.ActivationContext) error {
+	if len(ctx.Queues) <= txq || ctx.Queues[rxq] == nil || ctx.Queues[txq] == nil {
+		return errors.New("virtio-vsock: the driver did not enable the rx and tx queues")
+	}
+	if !d.send(cmdActivate, ctx) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Reset implements virtio.Device: the muxer drops the queues and closes
+// every connection's host socket (the guest's sockets are gone with its
+// driver); the listener stays.
+func (d *Device) Reset() { d.send(cmdReset, nil) }
+
+// Kick implements virtio.Device: it hands the notification to the muxer.
+func (d *Device) Kick(q int) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if q < 0 || q >= 32 {
+		return nil
+	}
+	d.kicked.Or(1 << q)
+	d.cmdMu.Lock()
+	defer d.cmdMu.Unlock()
+	if d.stopped {
+		return ErrClosed
+	}
+	return d.wake()
+}
