@@ -11,6 +11,7 @@
 #   make test-kvm   tests on real KVM: on this host's /dev/kvm when `hull check`
 #                   calls it healthy, else all of them in ONE call of the nested
 #                   runner (tests/nested/nested-kvm), with HULL_REQUIRE_KVM=1
+#   make guest      build the default guest image (hull image build; cached)
 #   make build | run | deps | lint | bench | fuzz | clean
 #   (PKGS=./boot narrows test-unit, lint, bench and fuzz; FUZZTIME=10s per target)
 #
@@ -114,6 +115,10 @@ test-host:
 	  --exclude-dir=bin --exclude-dir=testdata 'testtier\.RequireRoot' . | xargs -r -n1 dirname | sort -u)
 	pkgs=$$( [ $${#pats[@]} = 0 ] || $(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' "$${pats[@]}" | sort -u)
 	if [ -z "$$pkgs" ]; then skip host "no host-tier tests yet"; exit 0; fi
+	# the guest image the QEMU boot tests (tests/host) need; cached
+	$(BUILD_HULL)
+	img=$$(bin/hull image build)
+	export HULL_TEST_IMAGE_KERNEL=$$(sed -n 1p <<< "$$img") HULL_TEST_IMAGE_INITRD=$$(sed -n 2p <<< "$$img")
 	HULL_TIER=host HULL_REQUIRE_ROOT=1 $(GO) test -count=1 $$pkgs
 
 test-kvm:
@@ -135,10 +140,12 @@ test-kvm:
 	    skip kvm "no healthy /dev/kvm ($$verdict) and no nested runner ($${why#nested-kvm: })"; exit 0
 	  fi
 	fi
-	# what the tests need: test guests, guest kernel, hello-init, test binaries
+	# what the tests need: test guests, guest kernel, default image, hello-init, test binaries
 	if [ -f tests/guest/Makefile ]; then MAKEFLAGS= make --no-print-directory -C tests/guest all
 	else echo "tier kvm: no tests/guest/Makefile yet, so no test guests"; fi
 	HULL_TEST_KERNEL=$$(guest/build-kernel.sh --install); export HULL_TEST_KERNEL
+	img=$$(bin/hull image build)
+	export HULL_TEST_IMAGE_KERNEL=$$(sed -n 1p <<< "$$img") HULL_TEST_IMAGE_INITRD=$$(sed -n 2p <<< "$$img")
 	if [ -n "$$(ls tests/guest/hello-init/*.go 2>/dev/null)" ]; then
 	  CGO_ENABLED=0 $(GO) build -trimpath -o bin/hello-init ./tests/guest/hello-init
 	else echo "tier kvm: no tests/guest/hello-init yet"; fi
@@ -152,14 +159,18 @@ test-kvm:
 	echo "kvm tier: no healthy /dev/kvm here ($$verdict); running it in the nested runner"
 	tests/nested/nested-kvm --timeout $(NESTED_TIMEOUT) -- tests/run-kvm-tier.sh
 
-# make run: build hull and the guest kernel, pack bin/hello-init as /init of
-# bin/hello.cpio (hull image initrd) and let tests/run-demo.sh boot it
-# (natively or nested).
+# make guest: build (or find cached) the default guest image: the kernel
+# (guest/build-kernel.sh) and an initramfs with hull-agent as /init plus a
+# u-root busybox (guestimage). Prints progress, sizes and paths.
+guest: build
+	@bin/hull image build
+
+# make run: build hull and the default guest image (cached), then let
+# tests/run-demo.sh boot it (natively or nested) with hull.agent.exit=ready:
+# the agent comes up, powers the VM off, and the timeline is printed.
 run: deps build
-	@kernel=$$(guest/build-kernel.sh --install)
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/hello-init ./tests/guest/hello-init
-	bin/hull image initrd --init bin/hello-init -o bin/hello.cpio
-	tests/run-demo.sh "$$kernel" bin/hello.cpio
+	@img=$$(bin/hull image build)
+	tests/run-demo.sh "$$(sed -n 1p <<< "$$img")" "$$(sed -n 2p <<< "$$img")"
 
 lint:
 	@$(GO) vet $(PKGS)

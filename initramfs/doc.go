@@ -13,6 +13,10 @@
 //		err = cerr
 //	}
 //
+// Read parses an archive back (gzip or not) with its own newc parser, so
+// tests can check an archive against an independent reader; guestimage uses
+// it to take in the busybox archive u-root writes.
+//
 // Minimal gives /init plus the nodes and mount points a Go init needs before
 // it can mount anything: /dev/console (so the kernel can open the console
 // for init), /dev/null, /proc, /sys and /tmp. Add more File values for

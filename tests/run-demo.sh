@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# run-demo.sh: what `make run` does after building. Boots hull's guest kernel
-# with a tiny Go /init in a microVM under hull's own VMM and prints the boot
-# timeline. Where this host has no usable KVM (`hull check` says why), it says
-# so in one line and runs the very same command inside the project's nested
-# runner (tests/nested/nested-kvm: QEMU software emulation with KVM inside).
-# `hull` itself never falls back: this script makes that choice, visibly.
-# Usage: tests/run-demo.sh KERNEL INITRD
+# run-demo.sh: what `make run` does after building. Boots hull's default
+# guest image (guest kernel + initramfs with hull-agent as /init) in a
+# microVM under hull's own VMM: the agent comes up, prints "hull-agent
+# ready", powers the VM off (hull.agent.exit=ready), and hull prints the boot
+# timeline. Where this host has no usable KVM (`hull check` says why), it
+# says so in one line and runs the very same command inside the project's
+# nested runner (tests/nested/nested-kvm: QEMU software emulation with KVM
+# inside). `hull` itself never falls back: this script makes that choice,
+# visibly.
+# Usage: tests/run-demo.sh KERNEL INITRD [CMDLINE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kernel=${1:?kernel} initrd=${2:?initrd}
+cmdline=${3:-console=ttyS0 reboot=k panic=-1 quiet hull.agent.exit=ready}
 boot=(bin/hull vm boot --kernel "$kernel" --initrd "$initrd" --mem 256 --cpus 2 --timeline
-      --cmdline "console=ttyS0 reboot=k panic=-1 quiet")
+      --cmdline "$cmdline")
+echo "==> kernel $kernel"
+echo "==> initrd $initrd"
+echo "==> cmdline $cmdline"
 if verdict=$(bin/hull check --quiet 2>&1); then
   echo "==> booting a microVM on this host's KVM"
   exec "${boot[@]}"

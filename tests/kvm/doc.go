@@ -11,6 +11,8 @@
 //	HULL_TEST_KERNEL  guest vmlinux for the Linux boot tests
 //	HULL_TEST_INIT    static hello-init binary (tests/guest/hello-init)
 //	HULL_BIN          hull binary for the `hull vm boot` tests
+//	HULL_TEST_IMAGE_KERNEL, HULL_TEST_IMAGE_INITRD  the default guest image
+//	                  (hull image build prints both paths) for TestAgentBoot
 //	HULL_TEST_KERNEL_ARGS  extra kernel parameters for the Linux boots
 //	                  (e.g. the clearcpuid= list a PVM host needs, DESIGN.md §4)
 //

@@ -18,11 +18,13 @@ import (
 
 // Environment variables (see the package doc).
 const (
-	envGuests     = "HULL_TEST_GUESTS"
-	envKernel     = "HULL_TEST_KERNEL"
-	envInit       = "HULL_TEST_INIT"
-	envBin        = "HULL_BIN"
-	envKernelArgs = "HULL_TEST_KERNEL_ARGS"
+	envGuests      = "HULL_TEST_GUESTS"
+	envKernel      = "HULL_TEST_KERNEL"
+	envInit        = "HULL_TEST_INIT"
+	envBin         = "HULL_BIN"
+	envKernelArgs  = "HULL_TEST_KERNEL_ARGS"
+	envImageKernel = "HULL_TEST_IMAGE_KERNEL"
+	envImageInitrd = "HULL_TEST_IMAGE_INITRD"
 )
 
 // Limits for one VM run. Generous: under the nested runner every exit costs

@@ -1,0 +1,6 @@
+package guestimage
+
+import "errors"
+
+// ErrNoImage: no default image has been built yet (Default).
+var ErrNoImage = errors.New("no default guest image")
