@@ -80,7 +80,7 @@ type facts struct {
 
 // nestedHint points at the way to get working KVM anyway.
 const nestedHint = "run KVM workloads on a healthy KVM host, or under the nested KVM runner " +
-	"(QEMU -cpu max with nested SVM, DESIGN.md §6); hull --sandbox=process needs no KVM"
+	"(tests/nested/nested-kvm: QEMU -cpu max with nested SVM)"
 
 // decide turns facts into the verdict and its one-line explanation.
 func decide(f facts) (Verdict, string) {

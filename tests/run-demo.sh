@@ -2,7 +2,8 @@
 # run-demo.sh: what `make run` does after building. Boots hull's default
 # guest image (guest kernel + initramfs with hull-agent as /init) in a
 # microVM under hull's own VMM: the agent comes up, prints "hull-agent
-# ready", powers the VM off (hull.agent.exit=ready), and hull prints the boot
+# ready" (listening on vsock port 1024: the VM has a virtio-vsock device),
+# powers the VM off (hull.agent.exit=ready), and hull prints the boot
 # timeline. Where this host has no usable KVM (`hull check` says why), it
 # says so in one line and runs the very same command inside the project's
 # nested runner (tests/nested/nested-kvm: QEMU software emulation with KVM
@@ -13,8 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kernel=${1:?kernel} initrd=${2:?initrd}
 cmdline=${3:-console=ttyS0 reboot=k panic=-1 quiet hull.agent.exit=ready}
+# the vsock device's host socket: on a tmpfs, which works natively and in the
+# nested runner (where /tmp is the host's root over 9p and cannot hold sockets)
+uds=/dev/shm/hull-demo-$$.sock
 boot=(bin/hull vm boot --kernel "$kernel" --initrd "$initrd" --mem 256 --cpus 2 --timeline
-      --cmdline "$cmdline")
+      --vsock "cid=3,uds=$uds" --cmdline "$cmdline")
 echo "==> kernel $kernel"
 echo "==> initrd $initrd"
 echo "==> cmdline $cmdline"

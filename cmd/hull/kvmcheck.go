@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,9 +35,9 @@ func usableKVM(kvmPath string, allowEmulated bool) error {
 		if allowEmulated {
 			return nil
 		}
-		return fmt.Errorf("%s (--allow-emulated boots anyway; `hull check` for details)", line)
+		return fmt.Errorf("%s (--allow-emulated boots anyway)", line)
 	default:
-		return fmt.Errorf("%s (`hull check` for details)", line)
+		return errors.New(line)
 	}
 }
 

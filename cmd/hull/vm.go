@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/hullvm/hull/guestimage"
 	"github.com/hullvm/hull/vmm"
 )
 
@@ -39,8 +39,8 @@ func vmCmd(args []string) int {
 func vmBoot(args []string) int {
 	fs := flag.NewFlagSet("vm boot", flag.ContinueOnError)
 	var cfg vmm.Config
-	fs.StringVar(&cfg.Kernel, "kernel", "", "guest kernel: an ELF64 vmlinux (bzImage is not supported)")
-	fs.StringVar(&cfg.Initrd, "initrd", "", "initramfs image (optional)")
+	fs.StringVar(&cfg.Kernel, "kernel", "", "guest kernel: an ELF64 vmlinux (bzImage is not supported); default: the default guest image (hull image build)")
+	fs.StringVar(&cfg.Initrd, "initrd", "", "initramfs image (optional; with no --kernel, the default image's)")
 	fs.StringVar(&cfg.Cmdline, "cmdline", DefaultCmdline, "kernel command line")
 	fs.IntVar(&cfg.MemMiB, "mem", vmm.DefaultMemMiB, "guest memory in MiB")
 	fs.IntVar(&cfg.CPUs, "cpus", vmm.DefaultCPUs, fmt.Sprintf("number of vCPUs (1..%d)", vmm.MaxCPUs))
@@ -61,7 +61,7 @@ func vmBoot(args []string) int {
 	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
 	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: hull vm boot --kernel VMLINUX [flags]
+		fmt.Fprintf(fs.Output(), `usage: hull vm boot [--kernel VMLINUX] [flags]
 
 Boots a microVM with the serial console on this terminal and runs it until
 the guest powers off, resets or exits. Exit status: 0 power off/reset, the
@@ -81,7 +81,15 @@ flags:
 		return fail(exitUsage, "vm boot: unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.Kernel == "" {
-		return fail(exitUsage, "vm boot: --kernel is required")
+		// DESIGN.md §5: no kernel flags means the default guest image.
+		kernel, initrd, err := guestimage.Default()
+		if err != nil {
+			return fail(exitError, "vm boot: no --kernel given and no default image: %v", err)
+		}
+		cfg.Kernel = kernel
+		if cfg.Initrd == "" {
+			cfg.Initrd = initrd
+		}
 	}
 	// Zero means "default" inside vmm.Config; on the command line it is a mistake.
 	if cfg.MemMiB <= 0 {
@@ -99,9 +107,6 @@ flags:
 	defer cancel()
 	exit, err := vmm.Run(ctx, cfg)
 	if err != nil {
-		if errors.Is(err, vmm.ErrNoKVM) {
-			return fail(exitError, "vm boot: %v", errors.Unwrap(err))
-		}
 		return fail(exitError, "vm boot: %v", err)
 	}
 	if *timeline {

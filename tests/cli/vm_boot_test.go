@@ -62,6 +62,7 @@ func tinyELF(t *testing.T) string {
 // anyway, the cause then only where KVM is usable.
 func TestVMBootBadInput(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("HULL_CACHE", t.TempDir()) // no default guest image
 	notELF := filepath.Join(dir, "vmlinux.txt")
 	if err := os.WriteFile(notELF, []byte("this is not an ELF file\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -87,7 +88,8 @@ func TestVMBootBadInput(t *testing.T) {
 			regexp.MustCompile(`(?i)vCPU`), false},
 		{"command line of 10000 bytes", []string{"--kernel", kernel, "--cmdline", strings.Repeat("a", 10000)},
 			regexp.MustCompile(`(?i)command line`), false},
-		{"no kernel flag", nil, regexp.MustCompile(`--kernel`), true},
+		// no --kernel means the default image; HULL_CACHE (below) is empty
+		{"no kernel flag and no default image", nil, regexp.MustCompile(`--kernel.*no default image.*hull image build`), false},
 		{"unknown flag", []string{"--kernel", kernel, "--no-such-flag"}, regexp.MustCompile(`no-such-flag`), true},
 		{"stray argument", []string{"--kernel", kernel, "extra"}, regexp.MustCompile(`extra`), true},
 		{"disk without a path", []string{"--kernel", kernel, "--disk", ",ro"}, regexp.MustCompile(`disk.*path`), true},
