@@ -31,6 +31,21 @@ fi
 export HULL_TEST_IMAGE_KERNEL=${HULL_TEST_IMAGE_KERNEL:-} HULL_TEST_IMAGE_INITRD=${HULL_TEST_IMAGE_INITRD:-}
 timeout=${HULL_KVM_TEST_TIMEOUT:-10m}   # per binary: a hang ends with a goroutine dump
 
+# In the nested runner / is the host's root over 9p, so /tmp, the kernel
+# cache and bin/ are too. Linux tests write an initramfs (or disk images) to
+# a temporary directory and read it straight back into guest memory, and
+# twice such a run stalled in the VMM's build phase, before the guest ran.
+# Keep everything the VMs read on L1's tmpfs instead: faster, and off 9p.
+shm=""
+if [ "${NESTED_KVM:-}" = 1 ] && [ -d /dev/shm ] && shm=$(mktemp -d /dev/shm/hull-kvm-tier.XXXXXX); then
+  export TMPDIR=$shm/tmp
+  mkdir -p "$TMPDIR"
+  for v in HULL_TEST_KERNEL HULL_TEST_IMAGE_KERNEL HULL_TEST_IMAGE_INITRD HULL_TEST_INIT HULL_TEST_GUESTS HULL_BIN; do
+    src=${!v:-}
+    if [ -n "$src" ] && [ -e "$src" ] && cp -a "$src" "$shm/$v"; then export "$v=$shm/$v"; fi
+  done
+fi
+
 shopt -s nullglob
 bins=(bin/kvmtest/*.test)
 if [ ${#bins[@]} = 0 ]; then
@@ -41,7 +56,7 @@ echo "kvm tier: ${#bins[@]} test binaries on $(uname -r)$([ "${NESTED_KVM:-}" = 
 
 pass=0 fail=0 skip=0 failed=()
 log=$(mktemp "${TMPDIR:-/tmp}/hull-kvm-tier.XXXXXX")
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; [ -z "$shm" ] || rm -rf "$shm"' EXIT
 for bin in "${bins[@]}"; do
   name=$(basename "$bin" .test)
   dir=$(cat "$bin.dir" 2>/dev/null) || dir=""

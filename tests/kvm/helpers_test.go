@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,11 @@ func boot(t testing.TB, cfg vmm.Config, timeout time.Duration, markers ...string
 	con := newConsole(markers...)
 	cfg.Console = con
 	start := time.Now()
+	// vmm.Run honours ctx once the VM runs; if it has not returned well
+	// after the deadline, it is stuck before (building the VM) or in
+	// teardown: say where, from Go's side and the kernel's.
+	wd := time.AfterFunc(timeout+20*time.Second, func() { dumpStuck(filepath.Base(cfg.Kernel), timeout+20*time.Second) })
+	defer wd.Stop()
 	exit, err := vmm.Run(ctx, cfg)
 	r := result{exit: exit, out: con.String(), start: start, wall: time.Since(start), con: con}
 	t.Cleanup(func() {
@@ -193,4 +199,24 @@ func lineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+// dumpStuck writes every goroutine's stack and, per OS thread, the kernel's
+// view (wchan, syscall, kernel stack: readable as root) to stderr.
+func dumpStuck(what string, after time.Duration) {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	fmt.Fprintf(os.Stderr, "kvmtests: vmm.Run(%s) has not returned after %v; goroutines:\n%s\n", what, after, buf)
+	tasks, _ := filepath.Glob("/proc/self/task/*")
+	for _, task := range tasks {
+		var b strings.Builder
+		for _, f := range []string{"comm", "wchan", "syscall", "stack"} {
+			data, err := os.ReadFile(filepath.Join(task, f))
+			if err != nil {
+				data = []byte(err.Error())
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", f, strings.TrimSpace(string(data)))
+		}
+		fmt.Fprintf(os.Stderr, "thread %s:\n%s", filepath.Base(task), b.String())
+	}
 }
