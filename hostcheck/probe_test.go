@@ -3,30 +3,16 @@ package hostcheck
 import (
 	"bytes"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/hullvm/hull/internal/testtier"
 	"github.com/hullvm/hull/kvm"
 )
 
-// requireKVM skips t unless /dev/kvm opens read-write; with
-// HULL_REQUIRE_KVM=1 it fails t instead.
-func requireKVM(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		if os.Getenv("HULL_REQUIRE_KVM") == "1" {
-			t.Fatalf("no /dev/kvm: %v (HULL_REQUIRE_KVM=1: this test must not be skipped)", err)
-		}
-		t.Skipf("no /dev/kvm: %v", err)
-	}
-	_ = f.Close() // opened only to probe
-}
-
 func openKVM(t *testing.T) *kvm.System {
 	t.Helper()
-	requireKVM(t)
+	testtier.RequireKVM(t)
 	sys, err := kvm.Open("")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +51,7 @@ func TestKVMProbeSyscall(t *testing.T) {
 // TestKVMRun runs the whole check. It must finish in time and reach a verdict
 // from its probes: healthy or emulated, never broken, on any working KVM.
 func TestKVMRun(t *testing.T) {
-	requireKVM(t)
+	testtier.RequireKVM(t)
 	start := time.Now()
 	r := Run(Options{})
 	took := time.Since(start)

@@ -2,28 +2,16 @@ package kvm
 
 import (
 	"errors"
-	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/internal/testtier"
 )
 
 // Tests in this file need a working /dev/kvm (the kvm tier: a healthy host
 // or the nested runner). Without one they skip with one line, or fail when
 // HULL_REQUIRE_KVM=1.
-
-// requireKVM skips t unless /dev/kvm opens read-write.
-func requireKVM(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		if os.Getenv("HULL_REQUIRE_KVM") == "1" {
-			t.Fatalf("no /dev/kvm: %v (HULL_REQUIRE_KVM=1: this test must not be skipped)", err)
-		}
-		t.Skipf("no /dev/kvm: %v", err)
-	}
-	_ = f.Close() // opened only to probe
-}
 
 const (
 	guestMemSize = 2 << 20
@@ -41,7 +29,7 @@ type testVM struct {
 
 func newTestVM(t testing.TB, code []byte) *testVM {
 	t.Helper()
-	requireKVM(t)
+	testtier.RequireKVM(t)
 	sys, err := Open("")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +123,7 @@ func (tv *testVM) wantIO(t *testing.T, dir uint8, port uint16, size uint8) IOExi
 }
 
 func TestKVMAPIVersion(t *testing.T) {
-	requireKVM(t)
+	testtier.RequireKVM(t)
 	sys, err := Open("")
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +261,7 @@ func TestKVMVCPUState(t *testing.T) {
 }
 
 func TestKVMIRQChipAndEventFDs(t *testing.T) {
-	requireKVM(t)
+	testtier.RequireKVM(t)
 	sys, err := Open("")
 	if err != nil {
 		t.Fatal(err)
