@@ -32,7 +32,7 @@ MODULE := github.com/hullvm/hull
 # packages whose tests make up the kvm tier (missing ones are skipped)
 KVM_PKGS ?= ./kvm ./hostcheck ./vmm ./tests/kvm
 # the nested runner's limit for the whole kvm tier, seconds
-NESTED_TIMEOUT ?= 1500
+NESTED_TIMEOUT ?= 1200
 # packages for test-unit, lint, bench and fuzz
 PKGS ?= ./...
 FUZZTIME ?= 10s
@@ -157,7 +157,15 @@ test-kvm:
 	done
 	if [ "$$where" = here ]; then tests/run-kvm-tier.sh; exit; fi
 	echo "kvm tier: no healthy /dev/kvm here ($$verdict); running it in the nested runner"
-	tests/nested/nested-kvm --timeout $(NESTED_TIMEOUT) -- tests/run-kvm-tier.sh
+	# One retry when the runner itself times out: L1 (or its output relay)
+	# now and then stops making progress (tests/nested/README.md). Test
+	# failures are never retried here; run-kvm-tier.sh reports stalls by name.
+	rc=0; tests/nested/nested-kvm --timeout $(NESTED_TIMEOUT) -- tests/run-kvm-tier.sh || rc=$$?
+	if [ "$$rc" = 124 ]; then
+	  echo "kvm tier: STALL: the nested runner made no progress for $(NESTED_TIMEOUT) s and was stopped; running the tier once more"
+	  rc=0; tests/nested/nested-kvm --timeout $(NESTED_TIMEOUT) -- tests/run-kvm-tier.sh || rc=$$?
+	fi
+	exit $$rc
 
 # make guest: build (or find cached) the default guest image: the kernel
 # (guest/build-kernel.sh) and an initramfs with hull-agent as /init plus a

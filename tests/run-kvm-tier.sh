@@ -29,7 +29,14 @@ if [ -z "${HULL_TEST_IMAGE_KERNEL:-}" ] && img=$("$HULL_BIN" image default 2>/de
   HULL_TEST_IMAGE_KERNEL=$(sed -n 1p <<< "$img") HULL_TEST_IMAGE_INITRD=$(sed -n 2p <<< "$img")
 fi
 export HULL_TEST_IMAGE_KERNEL=${HULL_TEST_IMAGE_KERNEL:-} HULL_TEST_IMAGE_INITRD=${HULL_TEST_IMAGE_INITRD:-}
-timeout=${HULL_KVM_TEST_TIMEOUT:-10m}   # per binary: a hang ends with a goroutine dump
+timeout=${HULL_KVM_TEST_TIMEOUT:-4m}    # per binary: a hang ends with a goroutine dump
+# Hard limit per binary, seconds. In the nested runner a test binary now and
+# then stops making progress at a random test (about one tier run in three
+# under load; the guest, the test's own deadline and its watchdog all stay
+# silent, so the whole process or L1's output relay is stuck; cause not yet
+# found, see tests/nested/README.md). The normal run of a binary takes < 60 s.
+hard=${HULL_KVM_BINARY_LIMIT:-240}
+stalls=()
 
 # In the nested runner / is the host's root over 9p, so /tmp, the kernel
 # cache and bin/ are too. Linux tests write an initramfs (or disk images) to
@@ -66,8 +73,16 @@ for bin in "${bins[@]}"; do
   fi
   echo "=== kvm tier: $name ($dir)"
   t0=$SECONDS
-  (cd "$root/$dir" && exec "$root/$bin" -test.v -test.count=1 -test.timeout="$timeout" "$@") 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
+  # A binary that outlives its hard limit stalled (see below) and is killed;
+  # it then runs once more, and the stall is reported by name. A binary that
+  # fails, or stalls twice, fails the tier.
+  for attempt in 1 2; do
+    (cd "$root/$dir" && exec timeout -k 10 "$hard" "$root/$bin" -test.v -test.count=1 -test.timeout="$timeout" "$@") 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" != 124 ] && [ "$rc" != 137 ]; then break; fi
+    echo "kvm tier: STALL: $name was still running after $hard s and was killed (attempt $attempt; last test: $(grep '^=== RUN' "$log" | tail -n1))"
+    stalls+=("$name")
+  done
   p=$(grep -c '^--- PASS' "$log") f=$(grep -c '^--- FAIL' "$log") s=$(grep -c '^--- SKIP' "$log")
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
     echo "kvm tier: $name exited $rc without a --- FAIL line (panic, timeout or TestMain)"
@@ -78,5 +93,6 @@ for bin in "${bins[@]}"; do
   echo "=== kvm tier: $name: exit $rc, $p passed, $f failed, $s skipped in $((SECONDS - t0)) s"
 done
 [ ${#failed[@]} = 0 ] || echo "kvm tier: failures in: ${failed[*]}"
+[ ${#stalls[@]} = 0 ] || echo "kvm tier: STALLED and re-run: ${stalls[*]} (an open problem: tests/nested/README.md)"
 echo "kvm: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
