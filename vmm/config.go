@@ -25,8 +25,12 @@ type Config struct {
 	MemMiB int // 0: DefaultMemMiB
 	CPUs   int // 0: DefaultCPUs
 
-	Console   io.Writer // serial output; nil discards it
-	ConsoleIn io.Reader // optional serial input
+	Console io.Writer // serial output; nil discards it
+	// ReadyMarker, when set, is a line the guest prints on the serial
+	// console when its workload is ready (hull-agent's "hull-agent ready");
+	// its first appearance is the timeline's EventReady.
+	ReadyMarker string
+	ConsoleIn   io.Reader // optional serial input
 
 	// Disks are virtio-blk disks, in order (the guest's vda, vdb, ...);
 	// RNG adds a virtio-rng device after them (vmm/virtio.go).

@@ -210,7 +210,11 @@ func (m *machine) addDevices() error {
 		return err
 	}
 	m.irqs = append(m.irqs, serialIRQLine)
-	serial := uart.New(serialIRQLine, m.cfg.Console)
+	console := m.cfg.Console
+	if m.cfg.ReadyMarker != "" {
+		console = newMarkerWriter(console, m.cfg.ReadyMarker, func() { m.rec.mark(EventReady) })
+	}
+	serial := uart.New(serialIRQLine, console)
 	serial.OnFirstOutput = func() { m.rec.mark(EventFirstSerial) }
 	if err := m.pio.Insert(serialPort, serialPortSize, serial, "serial"); err != nil {
 		return err

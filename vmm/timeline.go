@@ -14,6 +14,7 @@ const (
 	EventFirstKVMRun  = "first KVM_RUN"
 	EventFirstSerial  = "first serial byte"
 	EventBootTimer    = "boot timer"
+	EventReady        = "guest ready" // Config.ReadyMarker seen on the console
 	EventStopped      = "stopped"
 )
 

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hullvm/hull/agent"
 	"github.com/hullvm/hull/guestimage"
 	"github.com/hullvm/hull/vmm"
 )
@@ -100,6 +101,7 @@ flags:
 	}
 	cfg.CheckHost = func(kvmPath string) error { return usableKVM(kvmPath, *allowEmulated) }
 	cfg.Console = os.Stdout
+	cfg.ReadyMarker = agent.ReadyLine // a guest without hull-agent just never shows it
 	cfg.ConsoleIn = os.Stdin
 	cfg.Start = processStart
 

@@ -24,7 +24,8 @@ func TestAgentBoot(t *testing.T) {
 	for _, cpus := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%dvcpu", cpus), func(t *testing.T) {
 			cl := linuxCmdline() + " hull.agent.exit=ready hull.hostname=kvm-test"
-			cfg := vmm.Config{Kernel: kernel, Initrd: initrd, Cmdline: cl, MemMiB: 256, CPUs: cpus}
+			cfg := vmm.Config{Kernel: kernel, Initrd: initrd, Cmdline: cl, MemMiB: 256, CPUs: cpus,
+				ReadyMarker: agent.ReadyLine}
 			r := boot(t, cfg, linuxTimeout, agent.ReadyLine)
 			wantStop(t, r, vmm.ReasonReset, 0)
 
@@ -53,6 +54,10 @@ func TestAgentBoot(t *testing.T) {
 			// them after the boot-timer store.
 			if at, ok := tl.Lookup(vmm.EventFirstKVMRun); !ok || at > bt {
 				t.Errorf("%q at %v (present %v), want it before the boot timer at %v", vmm.EventFirstKVMRun, at, ok, bt)
+			}
+			// The agent writes the boot timer, then prints its ready line.
+			if ready, ok := tl.Lookup(vmm.EventReady); !ok || ready < bt {
+				t.Errorf("%q at %v (present %v), want it after the boot timer at %v", vmm.EventReady, ready, ok, bt)
 			}
 			if stop, ok := tl.Lookup(vmm.EventStopped); !ok || stop < bt {
 				t.Errorf("%q at %v (present %v), want it after the boot timer at %v", vmm.EventStopped, stop, ok, bt)
