@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
@@ -36,5 +37,13 @@ func TestMarkerWriter(t *testing.T) {
 				t.Errorf("output %q, want %q unchanged", out.String(), all)
 			}
 		})
+	}
+}
+
+func TestMarkerWriterDoesNotAllocate(t *testing.T) {
+	w := newMarkerWriter(io.Discard, "hull-agent ready", func() {})
+	b := []byte{'x'}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = w.Write(b) }); n != 0 {
+		t.Fatalf("%v allocations per one-byte console write before the marker", n)
 	}
 }
