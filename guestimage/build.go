@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hullvm/hull/initramfs"
+	"github.com/hullvm/hull/internal/atomicfile"
 )
 
 // Module is hull's module path; Build looks for its go.mod.
@@ -191,7 +192,7 @@ func (b *builder) build() (*Image, error) {
 			return err
 		}
 		info.Entries = len(files)
-		return writeFile(filepath.Join(tmp, initrdName), func(w io.Writer) error {
+		return atomicfile.Write(filepath.Join(tmp, initrdName), func(w io.Writer) error {
 			return initramfs.Write(w, files, initramfs.Options{})
 		})
 	})
@@ -530,32 +531,6 @@ func isModuleRoot(dir string) bool {
 	return false
 }
 
-// writeFile writes path through fill, via a temp file and a rename.
-func writeFile(path string, fill func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = fill(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name()) // best effort; err is what matters
-	}
-	return err
-}
-
 // linkOrCopy hard-links src to dst (the cache is one file system), else
 // copies it.
 func linkOrCopy(src, dst string) error {
@@ -567,7 +542,7 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	return writeFile(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+	return atomicfile.Write(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
 
 // replaceDir renames tmp to dir, replacing an older dir.

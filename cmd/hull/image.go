@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/hullvm/hull/initramfs"
+	"github.com/hullvm/hull/internal/atomicfile"
 )
 
 func init() {
@@ -57,27 +57,11 @@ func imageInitrd(args []string) int {
 	if err != nil {
 		return fail(exitError, "image initrd: %v", err)
 	}
-	var buf bytes.Buffer
-	if err := initramfs.Write(&buf, initramfs.Minimal(bin), initramfs.Options{Gzip: *gz}); err != nil {
-		return fail(exitError, "image initrd: %v", err)
-	}
 	// temp file + rename: a failed run never leaves a truncated image behind
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".initrd-*")
+	err = atomicfile.Write(*out, func(w io.Writer) error {
+		return initramfs.Write(w, initramfs.Minimal(bin), initramfs.Options{Gzip: *gz})
+	})
 	if err != nil {
-		return fail(exitError, "image initrd: %v", err)
-	}
-	_, err = tmp.Write(buf.Bytes())
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), *out)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name()) // best effort; the write error is what matters
 		return fail(exitError, "image initrd: %v", err)
 	}
 	return 0

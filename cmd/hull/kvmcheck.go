@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/hullvm/hull/hostcheck"
+	"github.com/hullvm/hull/internal/atomicfile"
 )
 
 // checkCacheDir holds the cached verdict of the host probe, one file per
@@ -67,15 +69,8 @@ func saveVerdict(file string, c cachedVerdict) {
 	if err != nil || os.MkdirAll(filepath.Dir(file), 0o755) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".hostcheck-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
-		_ = os.Remove(tmp.Name()) // nothing else to do: the cache is optional
-	}
+	// Best effort: without the cache every boot probes again.
+	_ = atomicfile.Write(file, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 func readBootID() string {
