@@ -30,6 +30,11 @@ const (
 	VIRTIO_VSOCK_F_STREAM    = 0
 	VIRTIO_VSOCK_F_SEQPACKET = 1
 
+	// Event IDs (struct virtio_vsock_event.id, virtio_vsock.h): the
+	// transport was reset; the driver drops every connection and re-reads
+	// guest_cid.
+	VIRTIO_VSOCK_EVENT_TRANSPORT_RESET = 0
+
 	// The host's context ID (linux/vm_sockets.h VMADDR_CID_HOST). Guest
 	// CIDs 0, 1, 2 and 0xffffffff (VMADDR_CID_ANY) are reserved.
 	VMADDR_CID_HOST = 2
@@ -44,8 +49,11 @@ const (
 const (
 	rxq    = 0 // device → driver packets
 	txq    = 1 // driver → device packets
-	eventq = 2 // device → driver events (unused: no transport reset is ever sent)
+	eventq = 2 // device → driver events: TRANSPORT_RESET (Device.TransportReset)
 )
+
+// eventSize is sizeof(struct virtio_vsock_event): one le32, the event ID.
+const eventSize = 4
 
 // hdrSize is sizeof(struct virtio_vsock_hdr), which is packed.
 const hdrSize = 44

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,7 +34,47 @@ const (
 	// firstLocalPort is where host ports for host-initiated connections
 	// start (Firecracker's choice: clear of the usual service ports).
 	firstLocalPort = 1 << 30
+
+	// DefaultConnectTimeout is how long a host client may take to send
+	// its "CONNECT <port>\n" line before it is closed.
+	DefaultConnectTimeout = 2 * time.Second
+	// DefaultRequestTimeout is how long the guest may take to answer a
+	// host-initiated REQUEST (RESPONSE or RST) once it was put in an rx
+	// buffer; then the host client is closed and the guest gets RST
+	// (Firecracker's CONN_REQUEST_TIMEOUT_MS, 2 s).
+	DefaultRequestTimeout = 2 * time.Second
 )
+
+// Options configure NewWithOptions; a zero field takes its default.
+type Options struct {
+	// ConnectTimeout bounds the wait for a host client's CONNECT line
+	// (DefaultConnectTimeout). A client that connects and says nothing
+	// would otherwise hold a connection slot for ever.
+	ConnectTimeout time.Duration
+	// RequestTimeout bounds the wait for the guest's answer to a
+	// host-initiated REQUEST, counted from when the REQUEST reached an rx
+	// buffer, so that a guest still booting does not time clients out
+	// (DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// MaxConns caps the connections that exist at a time (MaxConns).
+	MaxConns int
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.ConnectTimeout < 0 || o.RequestTimeout < 0 || o.MaxConns < 0 {
+		return o, fmt.Errorf("vsock: negative option in %+v", o)
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = MaxConns
+	}
+	return o, nil
+}
 
 // Sentinels.
 var (
@@ -64,15 +105,26 @@ type Stats struct {
 	BadLen       atomic.Uint64 // len beyond the chain or VIRTIO_VSOCK_MAX_PKT_BUF_SIZE
 	OverCredit   atomic.Uint64 // guest sent more than the credit we gave it
 	BadRxBuffer  atomic.Uint64 // rx chains too small for a packet, returned empty
+
+	// ConnectTimeout counts host clients closed for not sending their
+	// CONNECT line within Options.ConnectTimeout.
+	ConnectTimeout atomic.Uint64
+	// RequestTimeout counts host-initiated connections the guest did not
+	// answer within Options.RequestTimeout: client closed, guest sent RST.
+	RequestTimeout atomic.Uint64
+	// TransportResets counts VIRTIO_VSOCK_EVENT_TRANSPORT_RESET events
+	// put in the event queue.
+	TransportResets atomic.Uint64
+	BadEventBuffer  atomic.Uint64 // event chains too small for an event, returned empty
 }
 
 // Device is a virtio-vsock device whose host side is a Unix socket
 // listener and Unix socket clients, Firecracker-compatible. Create it with
 // New, put it behind a transport, Close it when the VM stops.
 type Device struct {
-	cid      uint64
-	path     string
-	maxConns int
+	cid  uint64
+	path string
+	opts Options
 
 	epfd   int // the muxer's epoll instance, owned by poll once that exists
 	poll   *poller
@@ -104,6 +156,7 @@ const (
 	cmdActivate cmdKind = iota
 	cmdReset
 	cmdStop
+	cmdTransportReset
 )
 
 // command is a request to the muxer from another goroutine.
@@ -114,9 +167,14 @@ type command struct {
 }
 
 // New returns a device for guest CID cid that listens on udsPath (which
-// must not exist) and starts its muxer. Close stops it and removes the
-// socket file.
+// must not exist) and starts its muxer, with the default Options. Close
+// stops it and removes the socket file.
 func New(cid uint64, udsPath string) (*Device, error) {
+	return NewWithOptions(cid, udsPath, Options{})
+}
+
+// NewWithOptions is New with timeouts and limits of the caller's choice.
+func NewWithOptions(cid uint64, udsPath string, opts Options) (*Device, error) {
 	if cid <= VMADDR_CID_HOST || cid >= VMADDR_CID_ANY {
 		return nil, fmt.Errorf("%w: %d (want 3..%d)", ErrBadCID, cid, uint64(VMADDR_CID_ANY-1))
 	}
@@ -124,11 +182,15 @@ func New(cid uint64, udsPath string) (*Device, error) {
 	if max := len(unix.RawSockaddrUnix{}.Path) - 1 - len("_4294967295"); len(udsPath) == 0 || len(udsPath) > max {
 		return nil, fmt.Errorf("vsock: socket path %q: want 1..%d bytes", udsPath, max)
 	}
-	return newDevice(cid, udsPath, MaxConns)
+	return newDevice(cid, udsPath, opts)
 }
 
-func newDevice(cid uint64, udsPath string, maxConns int) (*Device, error) {
-	d := &Device{cid: cid, path: udsPath, maxConns: maxConns, epfd: -1, wakefd: -1, lfd: -1, done: make(chan struct{})}
+func newDevice(cid uint64, udsPath string, opts Options) (*Device, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{cid: cid, path: udsPath, opts: opts, epfd: -1, wakefd: -1, lfd: -1, done: make(chan struct{})}
 	if err := d.open(); err != nil {
 		d.closeFDs()
 		return nil, err
@@ -245,6 +307,37 @@ func (d *Device) wake() error {
 			return nil
 		}
 	}
+}
+
+// timerWake is the muxer's deadline timer: it wakes the muxer, which
+// then closes what is overdue.
+func (d *Device) timerWake() {
+	d.cmdMu.Lock()
+	defer d.cmdMu.Unlock()
+	if d.stopped {
+		return // the eventfd may be closed
+	}
+	if err := d.wake(); err != nil {
+		d.setHostErr(err)
+	}
+}
+
+// TransportReset tells the guest's driver that the transport was reset:
+// the event VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue (virtio
+// 1.x §5.10.6, Device Events), on which Linux resets every connected
+// socket and re-reads its CID. The device closes the host sockets of every
+// connection the guest knows of, without RST; host clients still writing
+// their CONNECT line stay. It is for the VMM after a snapshot restore,
+// when the connections of the snapshot are gone on the host side.
+//
+// With the driver not running it does nothing (a driver that starts later
+// has no connections). When the driver has no event buffer posted, the
+// event waits for one. It fails only on a closed device.
+func (d *Device) TransportReset() error {
+	if !d.send(cmdTransportReset, nil) {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (d *Device) setHostErr(err error) { d.hostErr.CompareAndSwap(nil, &err) }

@@ -27,6 +27,14 @@
 // answered; a CREDIT_UPDATE is sent unasked when the guest's view of the
 // free space falls below one maximal packet and real space was freed.
 //
+// Handshakes are bounded in time (Options): a host client that does not
+// send its CONNECT line within ConnectTimeout is closed, and one whose
+// REQUEST the guest does not answer within RequestTimeout of seeing it is
+// closed (EOF instead of "OK") while the guest gets RST; both default to
+// 2 s and are counted in Stats. TransportReset sends the guest
+// VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue (for the VMM after
+// a snapshot restore) and closes the host side of every connection.
+//
 // Everything the guest sends is hostile: the 44-byte header is parsed from
 // a copy and checked (source CID, destination CID 2, type STREAM, a known
 // op, a length within the chain and VIRTIO_VSOCK_MAX_PKT_BUF_SIZE); bad
@@ -48,6 +56,7 @@
 // read straight into the guest's rx buffers and guest data written
 // straight from its tx buffers (readv/sendmsg on guest memory; one readv
 // fills up to 16 rx buffers); only what a host socket cannot take at once
-// is copied into the connection's buffer. No timer, no polling. The event
-// queue is never used (no transport reset events are sent).
+// is copied into the connection's buffer. No polling: one Go timer, armed
+// only while a handshake is pending, wakes the muxer through the same
+// eventfd for the earliest handshake deadline (timeout.go).
 package vsock

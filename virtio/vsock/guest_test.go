@@ -25,6 +25,7 @@ type guest struct {
 	dev      *Device
 	d        *vt.Driver
 	rx, tx   *vt.Queue
+	ev       *vt.Queue               // the event queue: no buffers posted unless a test posts them
 	rxAddr   map[uint16]guestmem.GPA // posted rx buffers by head
 	rxSize   uint32
 	txMark   guestmem.GPA
@@ -46,8 +47,13 @@ func newGuest(t testing.TB, maxConns int) *guest {
 
 func newGuestSized(t testing.TB, maxConns int, bufSize uint32, nbufs int) *guest {
 	t.Helper()
+	return newGuestOpts(t, Options{MaxConns: maxConns}, bufSize, nbufs)
+}
+
+func newGuestOpts(t testing.TB, opts Options, bufSize uint32, nbufs int) *guest {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "v.sock")
-	dev, err := newDevice(testCID, path, maxConns)
+	dev, err := newDevice(testCID, path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +69,7 @@ func newGuestSized(t testing.TB, maxConns int, bufSize uint32, nbufs int) *guest
 	g := &guest{t: t, dev: dev, d: d, rxAddr: map[uint16]guestmem.GPA{}, rxSize: bufSize, path: path, bufAlloc: 1 << 20}
 	g.rx = d.SetupQueue(rxq, 256)
 	g.tx = d.SetupQueue(txq, 256)
-	d.SetupQueue(eventq, 8)
+	g.ev = d.SetupQueue(eventq, 8)
 	d.DriverOK()
 	for range nbufs {
 		g.postRx(d.Alloc(uint64(bufSize), 8))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -23,6 +24,17 @@ type muxer struct {
 
 	nextPort    uint32 // last host port picked for a host-initiated connection
 	listenerOff bool   // the listener is out of the epoll set (accept ran out of fds)
+
+	// Handshakes waiting with a deadline, oldest first (timeout.go), and
+	// the one timer that wakes the muxer for the earliest.
+	connectQ []deadline // host clients in stateConnectLine
+	requestQ []deadline // host-initiated REQUESTs the guest has not answered
+	timer    *time.Timer
+	timerAt  time.Time // what timer is set for; zero when stopped
+
+	// eventPending: a TRANSPORT_RESET event waits for an event buffer.
+	eventPending bool
+	evChain      virtio.Chain
 
 	// rxChains[:nHeld] were popped from the rx queue and not used yet;
 	// the rest are spare Chain values (their Bufs arrays are reused).
@@ -67,7 +79,9 @@ func (m *muxer) run() {
 				}
 			}
 		}
+		m.expire()
 		m.serve()
+		m.armTimer()
 	}
 }
 
@@ -75,6 +89,7 @@ func (m *muxer) run() {
 // are answered at once.
 func (m *muxer) shutdown() {
 	m.closeAll()
+	m.stopTimer()
 	m.ctx = nil
 	m.d.cmdMu.Lock()
 	m.d.stopped = true
@@ -97,15 +112,20 @@ func (m *muxer) wakeup() bool {
 		switch c.kind {
 		case cmdActivate:
 			m.ctx = c.ctx
+			m.eventPending = false
 			m.d.kicked.Store(1<<rxq | 1<<txq) // look at whatever the driver posted already
 		case cmdReset:
 			m.closeAll()
 			m.ctx = nil
+			m.eventPending = false
 		case cmdStop:
 			m.closeAll()
+			m.stopTimer()
 			m.ctx = nil
 			close(c.done)
 			return true
+		case cmdTransportReset:
+			m.transportReset()
 		}
 		close(c.done)
 	}
@@ -131,14 +151,22 @@ func (m *muxer) serve() {
 			return
 		}
 	}
+	if m.eventPending {
+		if err := m.sendEvent(); err != nil {
+			m.d.setHostErr(err)
+			return
+		}
+	}
 	if err := m.fillRx(); err != nil {
 		m.d.setHostErr(err)
 	}
 }
 
 // acceptAll takes every pending host client. Beyond MaxConns a client is
-// closed at once.
+// closed at once; the others get Options.ConnectTimeout for their CONNECT
+// line.
 func (m *muxer) acceptAll() {
+	var at time.Time // the new clients' deadline: one clock read per round
 	for {
 		fd, err := accept(m.d.lfd)
 		if err != nil {
@@ -156,7 +184,7 @@ func (m *muxer) acceptAll() {
 			}
 			return // EAGAIN: none left
 		}
-		if len(m.byFD) >= m.d.maxConns {
+		if len(m.byFD) >= m.d.opts.MaxConns {
 			m.d.Stats.ConnCap.Add(1)
 			_ = unix.Close(fd) // refused; nothing to report to anyone
 			continue
@@ -166,6 +194,10 @@ func (m *muxer) acceptAll() {
 			continue
 		}
 		m.d.Stats.HostConns.Add(1)
+		if at.IsZero() {
+			at = time.Now().Add(m.d.opts.ConnectTimeout)
+		}
+		m.connectQ = append(m.connectQ, deadline{c: c, at: at})
 	}
 }
 
@@ -207,6 +239,8 @@ func (m *muxer) closeAll() {
 		m.closeConn(c, false)
 	}
 	m.ready, m.stray, m.nHeld = m.ready[:0], m.stray[:0], 0
+	clearDeadlines(&m.connectQ)
+	clearDeadlines(&m.requestQ)
 }
 
 // queueRST queues a reset from host port local to guest port peer.
@@ -314,7 +348,7 @@ func (m *muxer) pickPort(peer uint32) uint32 {
 // guestConnect handles a guest REQUEST to host port h.DstPort: connect to
 // "<path>_<port>", answer RESPONSE, or RST when nothing listens.
 func (m *muxer) guestConnect(h *hdr) {
-	if len(m.byFD) >= m.d.maxConns {
+	if len(m.byFD) >= m.d.opts.MaxConns {
 		m.d.Stats.ConnCap.Add(1)
 		m.queueRST(h.DstPort, h.SrcPort)
 		return

@@ -1,6 +1,8 @@
 package vsock
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/hullvm/hull/virtio"
@@ -135,6 +137,9 @@ func (m *muxer) connPacket(c *conn) {
 	case c.pend&pendRequest != 0:
 		c.pend &^= pendRequest
 		h.Op = VIRTIO_VSOCK_OP_REQUEST
+		// The guest's time to answer starts now that it can see the
+		// REQUEST (as Firecracker's), not when the host client asked.
+		m.requestQ = append(m.requestQ, deadline{c: c, at: time.Now().Add(m.d.opts.RequestTimeout)})
 	case c.pend&pendResponse != 0:
 		c.pend &^= pendResponse
 		h.Op = VIRTIO_VSOCK_OP_RESPONSE

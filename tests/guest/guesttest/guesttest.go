@@ -16,7 +16,8 @@ import (
 )
 
 // Guests names every guest tests/guest/Makefile builds (its GUESTS).
-var Guests = []string{"hello", "exitcode", "cmdline", "e820", "triplefault", "reset", "smp", "serialflood", "ioloop", "spin"}
+var Guests = []string{"hello", "exitcode", "cmdline", "e820", "triplefault", "reset", "smp", "serialflood", "ioloop", "spin",
+	"virtioblk", "virtiovsock", "virtiohostile"}
 
 // ELFBase is where every guest's single PT_LOAD segment and entry point lie
 // (guest.ld): physical = virtual 2 MiB.
