@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/mdlayher/vsock v1.4.0
+	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/u-root/u-root v0.16.0
 	golang.org/x/sys v0.49.0
 )
