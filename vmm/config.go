@@ -33,8 +33,11 @@ type Config struct {
 	ConsoleIn   io.Reader // optional serial input
 
 	// Disks are virtio-blk disks, in order (the guest's vda, vdb, ...);
-	// RNG adds a virtio-rng device after them (vmm/virtio.go).
+	// Nets virtio-net devices on TAP interfaces after them (eth0, ...;
+	// vmm/net.go); RNG adds a virtio-rng device after those
+	// (vmm/virtio.go).
 	Disks []Disk
+	Nets  []Net
 	RNG   bool
 	// Vsock adds a virtio-vsock device with a Firecracker-style hybrid
 	// host side (vmm/vsock.go); nil: none.

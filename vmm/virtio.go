@@ -20,7 +20,8 @@ type Disk struct {
 }
 
 // virtioDev is one virtio-mmio device of the VM, in slot order: disks
-// first (vda, vdb, ... in Config.Disks order), then the RNG.
+// first (vda, vdb, ... in Config.Disks order), then the network devices
+// (eth0, eth1, ... in Config.Nets order), the RNG, vsock.
 type virtioDev struct {
 	name    string
 	dev     virtio.Device
@@ -34,7 +35,7 @@ type virtioDev struct {
 
 // checkVirtio validates the virtio part of a configuration.
 func checkVirtio(c *Config) error {
-	n := len(c.Disks)
+	n := len(c.Disks) + len(c.Nets)
 	if c.RNG {
 		n++
 	}
@@ -49,7 +50,7 @@ func checkVirtio(c *Config) error {
 			return fmt.Errorf("%w: disk %d has no path", ErrConfig, i)
 		}
 	}
-	return nil
+	return checkNets(c.Nets)
 }
 
 // openVirtio creates the device models and opens their backends, before
@@ -64,6 +65,9 @@ func (m *machine) openVirtio() error {
 			return fmt.Errorf("disk %d: %w", i, err)
 		}
 		m.virtio = append(m.virtio, &virtioDev{name: fmt.Sprintf("blk%d", i), dev: disk, close: disk.Close})
+	}
+	if err := m.openNets(); err != nil {
+		return err
 	}
 	if m.cfg.RNG {
 		m.virtio = append(m.virtio, &virtioDev{name: "rng", dev: rng.New()})

@@ -52,6 +52,11 @@ func vmBoot(args []string) int {
 		cfg.Disks = append(cfg.Disks, d)
 		return err
 	})
+	fs.Func("net", "virtio-net tap=NAME[,mac=aa:bb:cc:dd:ee:ff] on a host TAP interface: an existing one (ip tuntap add NAME mode tap), else created, unconfigured, for the VM's lifetime; no mac: one derived from NAME; repeat for more (eth0, eth1, ...)", func(s string) error {
+		n, err := parseNet(s)
+		cfg.Nets = append(cfg.Nets, n)
+		return err
+	})
 	fs.BoolVar(&cfg.RNG, "rng", false, "add a virtio-rng device (the guest's /dev/hwrng)")
 	fs.Func("vsock", "virtio-vsock cid=N,uds=PATH: host programs connect to PATH and send \"CONNECT <port>\\n\"; guest connections to host port P go to PATH_P (Firecracker's hybrid vsock)", func(s string) error {
 		v, err := parseVsock(s)

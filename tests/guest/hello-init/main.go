@@ -35,6 +35,9 @@ func main() {
 	if strings.Contains(" "+cmdline+" ", " "+virtioSwitch+" ") {
 		virtioChecks(console) // virtio.go
 	}
+	if hasSwitch(cmdline, netSwitch) {
+		netChecks(console) // net.go
+	}
 
 	syscall.Sync()
 	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
