@@ -46,7 +46,7 @@ func fuzzRing(idx uint16, heads ...uint16) []byte {
 type chainSeed struct {
 	name     string
 	sizeLog  uint8 // queue size 1<<(sizeLog%9)
-	features uint8 // bit 0: INDIRECT_DESC, bit 1: EVENT_IDX
+	features uint8 // bit 0: INDIRECT_DESC, bit 1: EVENT_IDX, bit 2: return the chains in one PushUsedBatch
 	ring     []byte
 	descs    []byte // the table, then (past size entries) the arena
 }
@@ -83,6 +83,9 @@ var chainSeeds = []chainSeed{
 		fuzzDescs(desc{fuzzArena + 0x100, 8, fNext, 1}, desc{fuzzArena + 0x200, 8, fWrite, 0})...)...)},
 	{"zero_lengths", 0, 0, fuzzRing(1, 0), fuzzDescs(desc{0xdead0000, 0, 0, 0})},
 	{"size_256_all_heads", 8, 3, fuzzRing(256), nil},
+	{"size_256_all_heads_batched", 8, 7, fuzzRing(256), nil},
+	{"batched_with_bad_chains", 2, 6, fuzzRing(4, 0, 1, 3, 2), fuzzDescs(desc{fuzzArena, 8, fWrite, 0},
+		desc{fuzzArena, 8, fNext, 2}, desc{fuzzArena + 8, 8, fWrite, 0}, desc{fuzzRAM - 4, 8, 0, 0})},
 }
 
 func TestWriteFuzzSeeds(t *testing.T) {
@@ -105,7 +108,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 // and available rings to a queue. Property: no panic, Pop ends, every
 // buffer handed to a device lies in guest RAM, chains are no longer than
 // the queue and no larger than MaxChainBytes, and the used ring and event
-// words are written only inside the rings.
+// words are written only inside the rings. The chains go back one by one
+// or (features bit 2) in one PushUsedBatch.
 func FuzzDescriptorChain(f *testing.F) {
 	for _, s := range chainSeeds {
 		f.Add(s.sizeLog, s.features, s.ring, s.descs)
@@ -116,6 +120,7 @@ func FuzzDescriptorChain(f *testing.F) {
 	}
 	host, _ := mem.Slice(0, fuzzRAM)
 	snapshot := make([]byte, fuzzRAM)
+	batch := make([]UsedElem, 0, 256)
 	f.Fuzz(func(t *testing.T, sizeLog, features uint8, ring, descs []byte) {
 		clear(host)
 		size := uint16(1) << (sizeLog % 9)
@@ -142,6 +147,7 @@ func FuzzDescriptorChain(f *testing.F) {
 
 		var c Chain
 		popped := 0
+		batch = batch[:0]
 		for q.Pop(&c) {
 			popped++
 			if popped > int(size) {
@@ -164,7 +170,14 @@ func FuzzDescriptorChain(f *testing.F) {
 			if r != c.ReadLen || w != c.WriteLen || r+w > MaxChainBytes {
 				t.Fatalf("lengths %d/%d, buffers sum to %d/%d", c.ReadLen, c.WriteLen, r, w)
 			}
-			q.PushUsed(c.Head, uint32(c.WriteLen))
+			if features&4 != 0 {
+				batch = append(batch, UsedElem{Head: c.Head, Len: uint32(c.WriteLen)})
+			} else {
+				q.PushUsed(c.Head, uint32(c.WriteLen))
+			}
+		}
+		if err := q.PushUsedBatch(batch); err != nil {
+			t.Fatal(err)
 		}
 		if err := q.Signal(); err != nil {
 			t.Fatal(err)

@@ -157,27 +157,71 @@ func (q *Queue) Pop(c *Chain) bool {
 	return false
 }
 
+// UsedElem is one used-ring element (struct virtq_used_elem): the head of
+// a chain returned to the driver and the bytes written into its
+// device-writable buffers.
+type UsedElem struct {
+	Head uint16
+	Len  uint32
+}
+
 // PushUsed returns chain head to the driver with n bytes written into its
 // device-writable buffers, and publishes it (release store of used.idx).
+// It is PushUsedBatch with one element.
 func (q *Queue) PushUsed(head uint16, n uint32) {
-	if q.broken {
+	e := [1]UsedElem{{Head: head, Len: n}}
+	q.pushUsed(e[:])
+}
+
+// PushUsedBatch returns the chains of elems to the driver, in order, and
+// publishes them at once: every element is written, then used.idx is
+// stored once (release), so a driver sees all of them or none. A device
+// returns the chains of one message this way, such as a frame spread over
+// several mergeable receive buffers (virtio-net's num_buffers): a driver
+// polling the used ring would otherwise find the first buffers without
+// the rest. Signal then decides on the interrupt for the whole batch, as
+// for any chains returned since the last Signal (EVENT_IDX: used_event
+// within [old used.idx, new used.idx)). elems is not kept, so a caller
+// can reuse it and not allocate.
+//
+// The error is the device's own: a batch larger than the queue (a device
+// never holds more chains than that). Nothing is written then.
+func (q *Queue) PushUsedBatch(elems []UsedElem) error {
+	if len(elems) > int(q.cfg.Size) {
+		return fmt.Errorf("virtio: %d used elements in one batch for a queue of %d", len(elems), q.cfg.Size)
+	}
+	q.pushUsed(elems)
+	return nil
+}
+
+// pushUsed writes elems from the used ring's next entry on, then stores
+// used.idx once. A used ring the device cannot write breaks the queue; the
+// index then stays where it was.
+func (q *Queue) pushUsed(elems []UsedElem) {
+	if q.broken || len(elems) == 0 {
 		return
 	}
-	elem := q.cfg.Used + ringHeader + usedElemSize*guestmem.GPA(q.nextUsed%q.cfg.Size)
-	if q.mem.PutUint32(elem, uint32(head)) != nil || q.mem.PutUint32(elem+4, n) != nil {
-		q.breakRing()
-		return
+	idx := q.nextUsed
+	for _, e := range elems {
+		a := q.cfg.Used + ringHeader + usedElemSize*guestmem.GPA(idx%q.cfg.Size)
+		if q.mem.PutUint32(a, uint32(e.Head)) != nil || q.mem.PutUint32(a+4, e.Len) != nil {
+			q.breakRing()
+			return
+		}
+		idx++
 	}
-	q.nextUsed++
-	if q.mem.StoreUint16Release(q.cfg.Used+usedIdxOff, q.nextUsed) != nil {
+	q.nextUsed = idx
+	if q.mem.StoreUint16Release(q.cfg.Used+usedIdxOff, idx) != nil {
 		q.breakRing()
 	}
 }
 
 // Signal raises the used-buffer interrupt if the driver wants one for the
-// chains returned since the last Signal: with EVENT_IDX when used.idx
-// passed used_event (§2.7.10), otherwise unless the driver set
-// VRING_AVAIL_F_NO_INTERRUPT. The error is a host-side interrupt failure.
+// chains returned since the last Signal, by one PushUsed or PushUsedBatch
+// or many: with EVENT_IDX when used.idx passed used_event, i.e. used_event
+// lies in [used.idx at the last Signal, used.idx now) modulo 2^16
+// (§2.7.10), otherwise unless the driver set VRING_AVAIL_F_NO_INTERRUPT.
+// The error is a host-side interrupt failure.
 func (q *Queue) Signal() error {
 	if q.broken || (q.signalledValid && q.signalled == q.nextUsed) {
 		return nil

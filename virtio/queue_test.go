@@ -3,6 +3,7 @@ package virtio_test
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hullvm/hull/guestmem"
@@ -313,5 +314,247 @@ func TestQueueConfigValidate(t *testing.T) {
 	end := virtio.QueueConfig{Size: 256, Desc: 0x1000, Avail: 0x2000, Used: 1<<20 - (4 + 8*256 + 2)}
 	if err := end.Validate(mem, 256); err == nil {
 		t.Error("used ring at the very end of RAM accepted")
+	}
+}
+
+// deviceQueue returns the device side of the driver's queue 0, for tests
+// that return chains themselves. No kick reaches the queue's worker, so
+// the test goroutine is the queue's only user.
+func deviceQueue(t *testing.T, dev *loopDev) *virtio.Queue {
+	t.Helper()
+	if dev.ctx == nil || dev.ctx.Queues[0] == nil {
+		t.Fatal("the device is not active")
+	}
+	return dev.ctx.Queues[0]
+}
+
+// advanceUsed moves the device's used index to idx (from 0) with batches
+// that fill the ring, then signals, so that the next Signal decides on the
+// chains returned after idx only.
+func advanceUsed(t *testing.T, dq *virtio.Queue, idx uint16) {
+	t.Helper()
+	batch := make([]virtio.UsedElem, dq.Size())
+	for left := int(idx); left > 0; left -= len(batch) {
+		if err := dq.PushUsedBatch(batch[:min(left, len(batch))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dq.Signal(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// usedRing returns a copy of the used ring: flags, idx, the elements.
+func usedRing(t *testing.T, d *vt.Driver, q *vt.Queue) []byte {
+	t.Helper()
+	return bytes.Clone(d.Bytes(q.Cfg.Used, 4+8*int(q.Cfg.Size)))
+}
+
+// TestPushUsedBatch: a batch that wraps around the ring's end writes its
+// elements in order, from the next entry on and modulo the size, and
+// moves used.idx once, past all of them; nothing else in the ring
+// changes. Empty batches change nothing; one larger than the ring is
+// refused and writes nothing.
+func TestPushUsedBatch(t *testing.T) {
+	d, q, dev := ready(t, fVersion1|fEventIdx)
+	dq := deviceQueue(t, dev)
+	const start = 13 // of 16 entries: the batch writes 13, 14, 15, 0, 1, 2
+	advanceUsed(t, dq, start)
+	for range start {
+		q.Next()
+	}
+	elems := []virtio.UsedElem{{Head: 3, Len: 100}, {Head: 9, Len: 0}, {Head: 0, Len: 1 << 31},
+		{Head: 15, Len: 7}, {Head: 1, Len: 4096}, {Head: 2, Len: 1}}
+
+	before := usedRing(t, d, q)
+	if err := dq.PushUsedBatch(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := dq.PushUsedBatch(make([]virtio.UsedElem, 17)); err == nil {
+		t.Error("a batch of 17 accepted by a queue of 16")
+	}
+	if got := usedRing(t, d, q); !bytes.Equal(got, before) {
+		t.Fatal("an empty or refused batch changed the used ring")
+	}
+
+	if idx := q.UsedIdx(); idx != start {
+		t.Fatalf("used.idx %d before the batch, want %d", idx, start)
+	}
+	if err := dq.PushUsedBatch(elems); err != nil {
+		t.Fatal(err)
+	}
+	if idx := q.UsedIdx(); idx != start+uint16(len(elems)) {
+		t.Fatalf("used.idx %d after a batch of %d, want %d", idx, len(elems), start+len(elems))
+	}
+	after := usedRing(t, d, q)
+	for i, e := range elems {
+		slot := (start + i) % 16
+		if u, ok := q.Next(); !ok || u != (vt.Used{ID: uint32(e.Head), Len: e.Len}) {
+			t.Errorf("element %d (slot %d): %+v %v, want %+v", i, slot, u, ok, e)
+		}
+		copy(before[4+8*slot:4+8*slot+8], after[4+8*slot:]) // expected to change
+	}
+	copy(before[2:4], after[2:4]) // used.idx
+	if !bytes.Equal(after, before) {
+		t.Error("the batch wrote used-ring entries outside its slots")
+	}
+	if _, ok := q.Next(); ok {
+		t.Error("an element past the batch")
+	}
+}
+
+// TestPushUsedBatchPublishesOnce: a driver polling used.idx while the
+// device returns batches of 5 only ever sees multiples of 5. (One store
+// per batch cannot be observed directly; per-element stores would show
+// here as intermediate values.)
+func TestPushUsedBatchPublishesOnce(t *testing.T) {
+	_, q, dev := ready(t, fVersion1)
+	dq := deviceQueue(t, dev)
+	const batches, n = 13000, 5 // 65000 < 65536: no wrap of the index
+	var stop atomic.Bool        // the device gave up
+	started, done := make(chan struct{}), make(chan []uint16)
+	go func() {
+		var odd []uint16
+		close(started)
+		for !stop.Load() {
+			idx := q.UsedIdx()
+			if idx%n != 0 {
+				odd = append(odd, idx)
+			}
+			if idx == batches*n {
+				break
+			}
+		}
+		done <- odd
+	}()
+	batch := make([]virtio.UsedElem, n)
+	<-started
+	for i := range batches {
+		for j := range batch {
+			batch[j] = virtio.UsedElem{Head: uint16(j), Len: uint32(i)}
+		}
+		if err := dq.PushUsedBatch(batch); err != nil {
+			t.Error(err)
+			stop.Store(true)
+			break
+		}
+	}
+	if odd := <-done; len(odd) > 0 {
+		t.Fatalf("the driver saw used.idx between batches: %v", odd[:min(len(odd), 10)])
+	}
+}
+
+// TestPushUsedBatchEventIdx: with EVENT_IDX, the Signal after a batch
+// interrupts exactly when used_event lies in [old, new), the used index
+// before and after the batch, modulo 2^16 (§2.7.10); the same as for the
+// batch's elements pushed one by one and then signalled.
+func TestPushUsedBatchEventIdx(t *testing.T) {
+	for _, c := range []struct {
+		start uint16 // used.idx before the batch (and at the last Signal)
+		n     int
+		event uint16 // used_event
+		want  bool
+	}{
+		{0, 3, 0, true},  // used_event at the first element
+		{0, 3, 2, true},  // at the last
+		{0, 3, 3, false}, // just past the batch
+		{0, 3, 100, false},
+		{10, 3, 9, false}, // already passed before the batch
+		{10, 1, 10, true}, // a batch of one
+		{10, 1, 11, false},
+		{65533, 5, 65533, true}, // the batch wraps: new index 2
+		{65533, 5, 65535, true},
+		{65533, 5, 0, true},
+		{65533, 5, 1, true},
+		{65533, 5, 2, false},
+		{65533, 5, 65532, false},
+		{65535, 1, 65535, true}, // a batch of one at the wrap: new index 0
+		{65535, 1, 0, false},
+		{65520, 16, 65535, true}, // a full ring ending at the wrap
+		{65520, 16, 0, false},
+		{65535, 16, 14, true}, // a full ring from 65535 to 15
+		{65535, 16, 15, false},
+		{65535, 16, 65534, false},
+	} {
+		for _, batched := range []bool{true, false} {
+			t.Run(fmt.Sprintf("start=%d,n=%d,event=%d,batched=%v", c.start, c.n, c.event, batched), func(t *testing.T) {
+				d, q, dev := ready(t, fVersion1|fEventIdx)
+				dq := deviceQueue(t, dev)
+				advanceUsed(t, dq, c.start)
+				q.SetUsedEvent(c.event)
+				irqs := d.IRQ.Count()
+				elems := make([]virtio.UsedElem, c.n)
+				for i := range elems {
+					elems[i] = virtio.UsedElem{Head: uint16(i), Len: uint32(i)}
+				}
+				if batched {
+					if err := dq.PushUsedBatch(elems); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					for _, e := range elems {
+						dq.PushUsed(e.Head, e.Len)
+					}
+				}
+				if idx := q.UsedIdx(); idx != c.start+uint16(c.n) {
+					t.Fatalf("used.idx %d, want %d", idx, c.start+uint16(c.n))
+				}
+				if err := dq.Signal(); err != nil {
+					t.Fatal(err)
+				}
+				if got := d.IRQ.Count() - irqs; got != map[bool]uint64{false: 0, true: 1}[c.want] {
+					t.Errorf("%d interrupts, want %v", got, c.want)
+				}
+				// Nothing new: no second interrupt.
+				if err := dq.Signal(); err != nil {
+					t.Fatal(err)
+				}
+				if got := d.IRQ.Count() - irqs; got > 1 {
+					t.Errorf("%d interrupts after a second Signal", got)
+				}
+			})
+		}
+	}
+}
+
+// TestPushUsedBatchNoInterruptFlag: without EVENT_IDX a batch is one
+// interrupt at the next Signal, none while the driver sets
+// VRING_AVAIL_F_NO_INTERRUPT.
+func TestPushUsedBatchNoInterruptFlag(t *testing.T) {
+	d, q, dev := ready(t, fVersion1)
+	dq := deviceQueue(t, dev)
+	advanceUsed(t, dq, 0)
+	elems := make([]virtio.UsedElem, 7)
+	for _, off := range []bool{true, false} {
+		q.SetNoInterrupt(off)
+		irqs := d.IRQ.Count()
+		if err := dq.PushUsedBatch(elems); err != nil {
+			t.Fatal(err)
+		}
+		if err := dq.Signal(); err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(1)
+		if off {
+			want = 0
+		}
+		if got := d.IRQ.Count() - irqs; got != want {
+			t.Errorf("NO_INTERRUPT %v: %d interrupts, want %d", off, got, want)
+		}
+	}
+}
+
+// TestPushUsedBatchAllocs: returning chains allocates nothing.
+func TestPushUsedBatchAllocs(t *testing.T) {
+	_, _, dev := ready(t, fVersion1|fEventIdx)
+	dq := deviceQueue(t, dev)
+	elems := make([]virtio.UsedElem, 8)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := dq.PushUsedBatch(elems); err != nil {
+			t.Fatal(err)
+		}
+		dq.PushUsed(1, 2)
+	}); n != 0 {
+		t.Errorf("%v allocations per PushUsedBatch and PushUsed", n)
 	}
 }

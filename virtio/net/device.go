@@ -143,23 +143,17 @@ func offeredFeatures(off uint32) uint64 {
 
 // backendOffload is what the backend is asked to deliver for the
 // negotiated features: partial checksums when the driver takes them, TSO
-// when it also takes checksums. With VIRTIO_NET_F_MRG_RXBUF, TSO stays
-// off: a 64 KiB TSO frame spans many mergeable buffers, and while
-// virtio.Queue publishes used elements one at a time a polling driver can
-// see the first buffer of a frame before the others, take the rest for
-// new frames and read payload bytes as their headers (Linux's
-// receive_mergeable does). The TAP then segments in software and every
-// frame fits one buffer of at least 1518 bytes (§5.1.6.3.1). The guest
-// still negotiated GUEST_TSO4/6; it just never gets a TSO frame.
+// when it also takes checksums. With VIRTIO_NET_F_MRG_RXBUF a TSO frame
+// (up to 64 KiB) spans many mergeable buffers; the receiver returns them
+// with one used.idx store (virtio.Queue.PushUsedBatch), so a driver that
+// polls the used ring, as Linux's receive_mergeable does, finds all
+// num_buffers of them or none.
 func backendOffload(features uint64) uint32 {
 	has := func(n uint) bool { return features&virtio.Bit(n) != 0 }
 	if !has(VIRTIO_NET_F_GUEST_CSUM) {
 		return 0
 	}
 	f := uint32(TUN_F_CSUM)
-	if has(VIRTIO_NET_F_MRG_RXBUF) {
-		return f
-	}
 	if has(VIRTIO_NET_F_GUEST_TSO4) {
 		f |= TUN_F_TSO4
 	}

@@ -20,9 +20,9 @@
 // (Backend.Offloads: a TUNSETOFFLOAD probe at OpenTAP) CSUM, GUEST_CSUM,
 // HOST_TSO4/6, GUEST_TSO4/6, HOST_ECN and GUEST_ECN. At activation the
 // TAP is told what the driver takes (TUN_F_CSUM for GUEST_CSUM, TSO for
-// GUEST_TSO4/6 without MRG_RXBUF: see backendOffload), at reset nothing.
-// UFO is not offered: Linux dropped it, and its TAP accepts TUN_F_UFO
-// only to ignore it.
+// GUEST_TSO4/6, TSO_ECN for GUEST_ECN: see backendOffload), at reset
+// nothing. UFO is not offered: Linux dropped it, and its TAP accepts
+// TUN_F_UFO only to ignore it.
 //
 // # Transmit
 //
@@ -43,11 +43,14 @@
 // copied into the driver's buffers: one chain per frame without
 // MRG_RXBUF (a frame larger than the chain is dropped, RxTooBig, and the
 // chain kept for the next), as few chains as hold it with MRG_RXBUF
-// (num_buffers says how many). A frame for which the driver has not
-// posted enough buffers waits, not dropped; it is dropped only when it
-// can never fit (larger than MaxFrame, or than all the buffers a full
-// queue holds). Receive chains with no room for the header come back with
-// length 0 (RxBadBuffer).
+// (num_buffers says how many). A frame's chains go back to the driver
+// together, with one used.idx store (virtio.Queue.PushUsedBatch): a
+// driver polling the used ring never finds part of a frame, so TSO frames
+// of up to 64 KiB reach a driver with mergeable buffers whole. A frame
+// for which the driver has not posted enough buffers waits, not dropped;
+// it is dropped only when it can never fit (larger than MaxFrame, or than
+// all the buffers a full queue holds). Receive chains with no room for
+// the header come back with length 0 (RxBadBuffer).
 //
 // # Errors
 //

@@ -244,7 +244,10 @@ func (g *guest) postRxN(n int, size uint32) {
 }
 
 // recvFrame waits for the next received frame and returns it, header
-// first, with the used elements it took (num_buffers of them).
+// first, with the used elements it took (num_buffers of them). The
+// device publishes a frame's elements together: once the first is
+// there, so are the others (a polling driver such as Linux's drops the
+// frame otherwise).
 func (g *guest) recvFrame() ([]byte, []vt.Used) {
 	g.t.Helper()
 	u := g.rx.Wait()
@@ -257,8 +260,11 @@ func (g *guest) recvFrame() ([]byte, []vt.Used) {
 	if nb < 1 || !g.has(VIRTIO_NET_F_MRG_RXBUF) && nb != 1 {
 		g.t.Fatalf("num_buffers %d (MRG_RXBUF %v)", nb, g.has(VIRTIO_NET_F_MRG_RXBUF))
 	}
-	for range nb - 1 {
-		u := g.rx.Wait()
+	for i := range nb - 1 {
+		u, ok := g.rx.Next()
+		if !ok {
+			g.t.Fatalf("buffer %d of %d not published with the first", i+2, nb)
+		}
 		used = append(used, u)
 		b = append(b, g.rxBytes(u)...)
 	}

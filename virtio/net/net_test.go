@@ -104,7 +104,7 @@ func TestOffloadFollowsNegotiation(t *testing.T) {
 		{"tso4 without csum", v1 | bit(VIRTIO_NET_F_GUEST_TSO4), 0},
 		{"tso4", v1 | bit(VIRTIO_NET_F_GUEST_CSUM) | bit(VIRTIO_NET_F_GUEST_TSO4), TUN_F_CSUM | TUN_F_TSO4},
 		{"all but MRG", fNoMRG, allOff},
-		{"all, MRG: no TSO", fAll, TUN_F_CSUM},
+		{"all, with MRG", fAll, allOff},
 		{"host offloads only", v1 | bit(VIRTIO_NET_F_CSUM) | bit(VIRTIO_NET_F_HOST_TSO4), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -394,7 +394,7 @@ func TestRxMergeableNeverFits(t *testing.T) {
 // Frames longer than MaxFrame, shorter than a header, or offloaded beyond
 // what the driver took are dropped and counted.
 func TestRxBadFrames(t *testing.T) {
-	g := newGuest(t, guestOpts{want: fAll, offloads: allOff}) // MRG: no TSO
+	g := newGuest(t, guestOpts{want: fAll, offloads: allOff})
 	g.postRxN(8, 70000)
 	st := &g.dev.Stats
 	g.be.send(t, append(netHdr(0, 0, 0, 0, 0, 0, 0), ethFrame(MaxFrame+1, 0)...))
@@ -431,19 +431,55 @@ func TestRxNoGuestCsum(t *testing.T) {
 	}
 }
 
-// TSO frames reach a driver that took them (without MRG_RXBUF) unchanged.
+// TSO frames reach a driver that took them unchanged: in one big chain
+// without MRG_RXBUF, over many mergeable buffers (num_buffers of them,
+// published together: recvFrame checks) with it.
 func TestRxTSO(t *testing.T) {
-	g := newGuest(t, guestOpts{want: fNoMRG, offloads: allOff})
-	g.postRx(HdrLen, 65536)
-	g.rx.Notify()
-	hdr := netHdr(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4|VIRTIO_NET_HDR_GSO_ECN, 54, 1448, 34, 16, 0)
-	f := ethFrame(30000, 1)
-	g.be.send(t, append(bytes.Clone(hdr), f...))
-	got, _ := g.recvFrame()
-	binary.LittleEndian.PutUint16(hdr[hdrNumBuffers:], 1)
-	if !bytes.Equal(got[:HdrLen], hdr) || !bytes.Equal(got[HdrLen:], f) {
-		t.Fatalf("delivered header % x", got[:HdrLen])
+	for _, c := range []struct {
+		name  string
+		want  uint64
+		bufs  []uint32 // each posted as a chain of one buffer, or one chain without MRG
+		frame int
+	}{
+		{"no MRG", fNoMRG, []uint32{HdrLen, 65536}, 30000},
+		{"MRG", fAll, repeat(40, 1536), 30000},
+		{"MRG, maximal", fAll, repeat(20, 4096), MaxFrame},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGuest(t, guestOpts{want: c.want, offloads: allOff})
+			if got, _ := g.be.lastOffload(); got != allOff {
+				t.Fatalf("backend offloads %#x, want %#x", got, allOff)
+			}
+			nb := 1
+			if g.has(VIRTIO_NET_F_MRG_RXBUF) {
+				for _, s := range c.bufs {
+					g.postRx(s)
+				}
+				nb = (HdrLen + c.frame + int(c.bufs[0]) - 1) / int(c.bufs[0])
+			} else {
+				g.postRx(c.bufs...)
+			}
+			g.rx.Notify()
+			hdr := netHdr(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4|VIRTIO_NET_HDR_GSO_ECN, 54, 1448, 34, 16, 0)
+			f := ethFrame(c.frame, 1)
+			g.be.send(t, append(bytes.Clone(hdr), f...))
+			got, used := g.recvFrame()
+			binary.LittleEndian.PutUint16(hdr[hdrNumBuffers:], uint16(nb))
+			if len(used) != nb || !bytes.Equal(got[:HdrLen], hdr) || !bytes.Equal(got[HdrLen:], f) {
+				t.Fatalf("delivered header % x in %d buffers, want %d", got[:HdrLen], len(used), nb)
+			}
+			g.noHostErr()
+		})
 	}
+}
+
+// repeat returns n copies of size.
+func repeat(n int, size uint32) []uint32 {
+	s := make([]uint32, n)
+	for i := range s {
+		s[i] = size
+	}
+	return s
 }
 
 // Frames that arrive before the driver posts buffers wait (none is lost,

@@ -57,6 +57,8 @@ type receiver struct {
 	heldLen uint64
 	used    bool // a chain was returned since the last Signal
 
+	batch []virtio.UsedElem // emit's used elements, reused (capacity: the queue size)
+
 	events [4]unix.EpollEvent
 }
 
@@ -70,6 +72,7 @@ func newReceiver(d *Device, ctx *virtio.ActivationContext) *receiver {
 		ecn:       ctx.Has(VIRTIO_NET_F_GUEST_ECN),
 		done:      make(chan struct{}),
 		buf:       make([]byte, rxBufLen),
+		batch:     make([]virtio.UsedElem, 0, ctx.Queues[rxq].Size()),
 		readable:  true, // frames may have arrived before activation
 	}
 }
@@ -127,7 +130,11 @@ func (r *receiver) fill() error {
 				break
 			}
 		}
-		if r.deliver() {
+		ok, err := r.deliver()
+		if err != nil {
+			return err
+		}
+		if ok {
 			continue
 		}
 		// Out of buffers: ask for a kick, unless the driver posted more
@@ -194,32 +201,31 @@ func (r *receiver) fixHeader() bool {
 // deliver puts the frame in buf into the driver's buffers, or drops it
 // when it can never fit, and reports true; false means the driver has not
 // posted enough buffers yet (the frame waits, and so do the chains
-// already taken for it).
-func (r *receiver) deliver() bool {
+// already taken for it). The error is the device's own (see emit).
+func (r *receiver) deliver() (bool, error) {
 	need := uint64(r.n)
 	if !r.mrg {
 		// One chain per frame (§5.1.6.3.1: without MRG_RXBUF the driver
 		// posts buffers for the largest frame it takes). A frame larger
 		// than the chain is dropped; the chain stays for the next frame.
 		if r.nHeld == 0 && !r.pop() {
-			return false
+			return false, nil
 		}
 		if r.held[0].WriteLen < need {
 			r.drop()
-			return true
+			return true, nil
 		}
-		r.emit(1)
-		return true
+		return true, r.emit(1)
 	}
 	for r.heldLen < need {
 		if r.nHeld == int(r.q.Size()) {
 			// Every buffer the driver can post is here and the frame is
 			// still larger: it can never be delivered.
 			r.drop()
-			return true
+			return true, nil
 		}
 		if !r.pop() {
-			return false
+			return false, nil
 		}
 	}
 	// As few chains as hold the frame, in ring order.
@@ -228,8 +234,7 @@ func (r *receiver) deliver() bool {
 		room += r.held[k].WriteLen
 		k++
 	}
-	r.emit(k)
-	return true
+	return true, r.emit(k)
 }
 
 // drop discards the frame in buf: no buffer the driver posts can hold it.
@@ -263,11 +268,16 @@ func (r *receiver) pop() bool {
 
 // emit copies the frame in buf into the first k held chains, each filled
 // before the next, sets num_buffers to k and returns the chains to the
-// driver.
-func (r *receiver) emit(k int) {
+// driver in one batch: used.idx moves once, past all k, so a driver
+// polling the used ring never sees part of a frame (Linux's
+// receive_mergeable drops the frame when a buffer num_buffers promised is
+// not there yet, and takes the rest for new frames). The error, a batch
+// larger than the queue, cannot happen: k <= nHeld <= the queue size.
+func (r *receiver) emit(k int) error {
 	binary.LittleEndian.PutUint16(r.buf[hdrNumBuffers:], uint16(k))
 	frame := r.buf[:r.n]
 	mem := r.ctx.Mem
+	batch := r.batch[:0]
 	for i := range k {
 		c := &r.held[i]
 		part := frame[:min(uint64(len(frame)), c.WriteLen)]
@@ -276,10 +286,12 @@ func (r *receiver) emit(k int) {
 		if virtio.WriteTo(mem, c.Writable(), 0, part) != nil {
 			n = 0 // cannot happen: the chain was checked at Pop
 		}
-		// TODO(virtio): publish the k elements with one used.idx store
-		// (see backendOffload); PushUsed stores it per element.
-		r.q.PushUsed(c.Head, n)
+		batch = append(batch, virtio.UsedElem{Head: c.Head, Len: n})
 		r.heldLen -= c.WriteLen
+	}
+	r.batch = batch
+	if err := r.q.PushUsedBatch(batch); err != nil {
+		return fmt.Errorf("net: returning a received frame: %w", err)
 	}
 	r.used = true
 	r.d.Stats.RxFrames.Add(1)
@@ -290,6 +302,7 @@ func (r *receiver) emit(k int) {
 	reverse(r.held[k:r.nHeld])
 	reverse(r.held[:r.nHeld])
 	r.nHeld -= k
+	return nil
 }
 
 func reverse(s []virtio.Chain) {

@@ -257,7 +257,8 @@ func TestTAPTx(t *testing.T) {
 // buffers, with the offloads the driver accepted set on the TAP: a
 // partial checksum reaches a driver with GUEST_CSUM as such and is
 // completed by the kernel for one without; a TSO frame reaches a driver
-// with GUEST_TSO4 (and no MRG_RXBUF) whole, others segmented.
+// with GUEST_TSO4 whole (over several buffers with MRG_RXBUF), others
+// segmented.
 func TestTAPRx(t *testing.T) {
 	testtier.RequireRoot(t)
 	for _, c := range []struct {
@@ -265,7 +266,7 @@ func TestTAPRx(t *testing.T) {
 		want      uint64
 		csum, tso bool
 	}{
-		{"all features", fAll, true, false}, // MRG_RXBUF: TSO off
+		{"all features", fAll, true, true},
 		{"no MRG_RXBUF", fNoMRG, true, true},
 		{"no offloads", fMinimal | virtio.Bit(VIRTIO_NET_F_MRG_RXBUF), false, false},
 	} {
@@ -300,16 +301,22 @@ func TestTAPRx(t *testing.T) {
 					binary.BigEndian.Uint16(got[HdrLen+40:]), checksum(f[34:]))
 			}
 
-			seg := tcpFrame(3000)
+			// 20000 bytes: 10 buffers of 2048 with MRG_RXBUF, 20 segments
+			// without TSO.
+			const tsoPayload = 20000
+			seg := tcpFrame(tsoPayload)
 			ps.send(t, vnetHdr10(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 54, 1000, 34, 16), seg)
 			got = g.recvTest()
 			if c.tso {
 				if got[1] != VIRTIO_NET_HDR_GSO_TCPV4 || len(got) != HdrLen+len(seg) || !bytes.Equal(got[HdrLen+54:], seg[54:]) {
 					t.Fatalf("TSO frame: header % x, %d bytes", got[:HdrLen], len(got)-HdrLen)
 				}
+				if nb := binary.LittleEndian.Uint16(got[hdrNumBuffers:]); g.has(VIRTIO_NET_F_MRG_RXBUF) && nb != (HdrLen+54+tsoPayload+2047)/2048 {
+					t.Errorf("TSO frame in %d buffers of 2048 bytes", nb)
+				}
 			} else {
 				payload := got[HdrLen+54:]
-				for len(payload) < 3000 {
+				for len(payload) < tsoPayload {
 					next := g.recvTest()
 					if next[1] != VIRTIO_NET_HDR_GSO_NONE {
 						t.Fatalf("segment with gso_type %#x", next[1])
