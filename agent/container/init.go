@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent/hooks"
 )
 
 // Seccomp loads process's seccomp filter into the calling thread (the
@@ -190,7 +192,7 @@ func (in *initProc) initContainer() error {
 		return fmt.Errorf("container init: expected start, got %q", m.Type)
 	}
 	if s.Hooks != nil {
-		if err := runHooks("startContainer", s.Hooks.StartContainer, m.State, ""); err != nil {
+		if err := hooks.RunIn("", "startContainer", s.Hooks.StartContainer, m.State); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent/hooks"
 )
 
 // prepareRootfs builds the container's file system view in its mount
@@ -70,7 +72,7 @@ func (in *initProc) prepareRootfs(lx *specs.Linux) error {
 		if _, err := os.Stat(dir); err != nil {
 			dir = "" // a mount namespace joined by path may lack it
 		}
-		if err := runHooks("createContainer", h.CreateContainer, cfg.State, dir); err != nil {
+		if err := hooks.RunIn(dir, "createContainer", h.CreateContainer, cfg.State); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,350 @@
+package proto
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Role is what a connection is for, named in its Hello.
+type Role string
+
+const (
+	RoleControl Role = "control" // requests and responses
+	RoleStream  Role = "stream"  // one stdio stream of one process, raw bytes
+)
+
+// Hello is the first frame in each direction.
+type Hello struct {
+	Version ProtocolVersion `json:"version"`
+	Role    Role            `json:"role"`
+	// Agent describes the agent ("hull-agent vm", "hull-agent process");
+	// set in the agent's answer only.
+	Agent string `json:"agent,omitempty"`
+	// Stream names the stream of a RoleStream connection.
+	Stream *StreamID `json:"stream,omitempty"`
+	// Error is set in the agent's answer when it refuses the connection.
+	Error *Error `json:"error,omitempty"`
+}
+
+// StreamID names one stdio stream: of a container's process (Exec empty)
+// or of an exec'd process.
+type StreamID struct {
+	Container string `json:"container"`
+	Exec      string `json:"exec,omitempty"`
+	Stream    string `json:"stream"` // "stdin", "stdout" or "stderr"
+}
+
+// Op is a request's operation.
+type Op string
+
+// Operations. Each names its arguments and result type.
+const (
+	OpPing       Op = "ping"        // no args; no result
+	OpCreate     Op = "create"      // CreateArgs; CreateResult
+	OpStart      Op = "start"       // IDArgs; no result
+	OpState      Op = "state"       // IDArgs; StateResult
+	OpSignal     Op = "signal"      // SignalArgs; no result
+	OpWait       Op = "wait"        // IDArgs; WaitResult (blocks until the process exits)
+	OpExec       Op = "exec"        // ExecArgs; CreateResult (the process is started)
+	OpPs         Op = "ps"          // IDArgs; PsResult
+	OpPause      Op = "pause"       // IDArgs; no result
+	OpResume     Op = "resume"      // IDArgs; no result
+	OpResize     Op = "resize"      // ResizeArgs; no result
+	OpCloseStdin Op = "close-stdin" // IDArgs; no result
+	OpDelete     Op = "delete"      // IDArgs; no result (the container's resources are released)
+	OpShutdown   Op = "shutdown"    // no args; the agent ends (the process sandbox exits, a VM powers off)
+)
+
+var knownOps = map[Op]bool{OpPing: true, OpCreate: true, OpStart: true, OpState: true, OpSignal: true,
+	OpWait: true, OpExec: true, OpPs: true, OpPause: true, OpResume: true, OpResize: true,
+	OpCloseStdin: true, OpDelete: true, OpShutdown: true}
+
+// Request is one operation on a control connection.
+type Request struct {
+	Seq  uint64          `json:"seq"`
+	Op   Op              `json:"op"`
+	FDs  int             `json:"fds,omitempty"` // descriptors carried with this frame (Unix sockets only)
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// Response answers the request with the same Seq: Error, or Result.
+type Response struct {
+	Seq    uint64          `json:"seq"`
+	FDs    int             `json:"fds,omitempty"`
+	Error  *Error          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// Error is a failed request. Code is one of the Code* constants; Message
+// is for people and says what failed and why.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error codes.
+const (
+	CodeBadRequest  = "bad-request" // malformed or invalid arguments
+	CodeNotFound    = "not-found"   // no such container or process
+	CodeExists      = "exists"      // the id is taken
+	CodeState       = "state"       // not allowed in the container's state (start twice, ...)
+	CodeUnsupported = "unsupported" // this agent cannot do it
+	CodeFailed      = "failed"      // it was tried and failed
+	CodeVersion     = "version"     // protocol versions differ
+)
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with code.
+func Errorf(code, format string, a ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// StdioMode says how a process gets its stdio.
+type StdioMode string
+
+const (
+	// StdioFDs: the request carries the process's stdin, stdout and stderr
+	// as three descriptors (Unix sockets only), or none with Terminal.
+	StdioFDs StdioMode = "fds"
+	// StdioStream: the client opens a stream connection per stream.
+	StdioStream StdioMode = "stream"
+	// StdioNull: /dev/null for all three.
+	StdioNull StdioMode = "null"
+)
+
+// CreateArgs creates a container: its init process set up and waiting for
+// OpStart.
+type CreateArgs struct {
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"` // the bundle's path as the agent sees it
+	// Rootfs, when set, replaces the bundle's root.path (the vm sandbox's
+	// 9p mount of the bundle's rootfs).
+	Rootfs string          `json:"rootfs,omitempty"`
+	Spec   json.RawMessage `json:"spec"` // config.json
+	Stdio  StdioMode       `json:"stdio"`
+	// Terminal: the agent makes a pty; with StdioFDs the response carries
+	// its master, with StdioStream the client streams it.
+	Terminal bool `json:"terminal,omitempty"`
+	// ExtraFDs descriptors follow the stdio ones in the frame: they become
+	// fds 3, 4, ... of the container (--preserve-fds).
+	ExtraFDs int `json:"extraFds,omitempty"`
+	// Annotations and the runtime's state, passed to hooks.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// CreateResult names the created process.
+type CreateResult struct {
+	Pid int `json:"pid"` // in the agent's pid namespace
+}
+
+// IDArgs names a container, or one of its exec'd processes.
+type IDArgs struct {
+	ID   string `json:"id"`
+	Exec string `json:"exec,omitempty"`
+}
+
+// SignalArgs sends Signal to the container's process (or Exec's), or with
+// All to every process of the container.
+type SignalArgs struct {
+	ID     string `json:"id"`
+	Exec   string `json:"exec,omitempty"`
+	Signal int    `json:"signal"`
+	All    bool   `json:"all,omitempty"`
+}
+
+// StateResult is the agent's view of a container.
+type StateResult struct {
+	Status string `json:"status"` // "created", "running", "paused", "stopped"
+	Pid    int    `json:"pid"`
+	// ExitStatus is valid when Status is "stopped".
+	ExitStatus int `json:"exitStatus"`
+}
+
+// WaitResult is how a process ended: Status is its exit code, or 128+n
+// when signal n killed it (Signal is then n).
+type WaitResult struct {
+	Status int `json:"status"`
+	Signal int `json:"signal,omitempty"`
+}
+
+// ExecArgs starts another process in a running container.
+type ExecArgs struct {
+	ID       string          `json:"id"`
+	Exec     string          `json:"exec"`    // the caller's name for it, unique per container
+	Process  json.RawMessage `json:"process"` // a runtime-spec process object
+	Stdio    StdioMode       `json:"stdio"`
+	Terminal bool            `json:"terminal,omitempty"`
+	ExtraFDs int             `json:"extraFds,omitempty"`
+}
+
+// PsResult lists the container's processes.
+type PsResult struct {
+	Pids []int `json:"pids"`
+}
+
+// ResizeArgs sets a terminal's window size.
+type ResizeArgs struct {
+	ID     string `json:"id"`
+	Exec   string `json:"exec,omitempty"`
+	Width  uint16 `json:"width"`
+	Height uint16 `json:"height"`
+}
+
+// Limits on what a request may name.
+const (
+	MaxIDLen = 1024
+	MaxPath  = 4096
+)
+
+// ValidID reports whether id can name a container or an exec: runc's rule
+// (letters, digits, and _ + - .), at most MaxIDLen bytes.
+func ValidID(id string) error {
+	if id == "" {
+		return fmt.Errorf("empty id")
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("id longer than %d bytes", MaxIDLen)
+	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("invalid id %q", id)
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+-.", r)
+		if !ok {
+			return fmt.Errorf("invalid id %q: only letters, digits and _ + - . are allowed", clip(id))
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func (m StdioMode) valid() bool { return m == StdioFDs || m == StdioStream || m == StdioNull }
+
+// Validate checks a request's framing fields and decodes and validates its
+// arguments into the type its Op takes; the returned value is a pointer to
+// that type, or nil for operations without arguments.
+func (r *Request) Validate() (any, error) {
+	if !knownOps[r.Op] {
+		return nil, Errorf(CodeUnsupported, "unknown operation %q", clip(string(r.Op)))
+	}
+	if r.FDs < 0 || r.FDs > MaxFDs {
+		return nil, Errorf(CodeBadRequest, "%s: %d descriptors (at most %d)", r.Op, r.FDs, MaxFDs)
+	}
+	var args any
+	switch r.Op {
+	case OpPing, OpShutdown:
+		return nil, nil
+	case OpCreate:
+		args = &CreateArgs{}
+	case OpSignal:
+		args = &SignalArgs{}
+	case OpExec:
+		args = &ExecArgs{}
+	case OpResize:
+		args = &ResizeArgs{}
+	default:
+		args = &IDArgs{}
+	}
+	if len(r.Args) == 0 {
+		return nil, Errorf(CodeBadRequest, "%s: missing arguments", r.Op)
+	}
+	if err := decode(r.Args, args); err != nil {
+		return nil, Errorf(CodeBadRequest, "%s: %v", r.Op, err)
+	}
+	if err := validateArgs(r, args); err != nil {
+		return nil, Errorf(CodeBadRequest, "%s: %v", r.Op, err)
+	}
+	return args, nil
+}
+
+func validateArgs(r *Request, args any) error {
+	switch a := args.(type) {
+	case *CreateArgs:
+		if err := ValidID(a.ID); err != nil {
+			return err
+		}
+		if a.Bundle == "" || len(a.Bundle) > MaxPath || len(a.Rootfs) > MaxPath {
+			return fmt.Errorf("bundle path empty or longer than %d bytes", MaxPath)
+		}
+		if !isObject(a.Spec) {
+			return fmt.Errorf("spec is not a JSON object")
+		}
+		return checkStdio(a.Stdio, a.Terminal, a.ExtraFDs, r.FDs)
+	case *ExecArgs:
+		if err := ValidID(a.ID); err != nil {
+			return err
+		}
+		if err := ValidID(a.Exec); err != nil {
+			return fmt.Errorf("exec: %v", err)
+		}
+		if !isObject(a.Process) {
+			return fmt.Errorf("process is not a JSON object")
+		}
+		return checkStdio(a.Stdio, a.Terminal, a.ExtraFDs, r.FDs)
+	case *SignalArgs:
+		if err := checkIDs(a.ID, a.Exec); err != nil {
+			return err
+		}
+		if a.Signal < 1 || a.Signal > 64 {
+			return fmt.Errorf("signal %d out of range 1-64", a.Signal)
+		}
+	case *ResizeArgs:
+		return checkIDs(a.ID, a.Exec)
+	case *IDArgs:
+		return checkIDs(a.ID, a.Exec)
+	}
+	return nil
+}
+
+func isObject(b json.RawMessage) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+func checkIDs(id, exec string) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	if exec != "" {
+		if err := ValidID(exec); err != nil {
+			return fmt.Errorf("exec: %v", err)
+		}
+	}
+	return nil
+}
+
+// checkStdio checks that a frame carries the descriptors its stdio mode
+// needs: three for StdioFDs (none with a terminal), plus the extra ones.
+func checkStdio(m StdioMode, terminal bool, extra, fds int) error {
+	if !m.valid() {
+		return fmt.Errorf("unknown stdio mode %q", clip(string(m)))
+	}
+	if extra < 0 || extra > MaxFDs-3 {
+		return fmt.Errorf("%d extra descriptors (at most %d)", extra, MaxFDs-3)
+	}
+	want := extra
+	if m == StdioFDs && !terminal {
+		want += 3
+	}
+	if fds != want {
+		return fmt.Errorf("frame carries %d descriptors, stdio %q needs %d", fds, m, want)
+	}
+	return nil
+}
+
+// String says how the process ended.
+func (w WaitResult) String() string {
+	if w.Signal != 0 {
+		return fmt.Sprintf("killed by signal %d", w.Signal)
+	}
+	return fmt.Sprintf("exit status %d", w.Status)
+}
