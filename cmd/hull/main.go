@@ -1,4 +1,4 @@
-// Command hull is a KVM microVM monitor and (later) an OCI runtime: one
+// Command hull is a KVM microVM monitor and an OCI runtime: one
 // binary, one verb per file (STYLE 2.15). Each verb parses its flags, calls
 // the package that does the work and prints the result; errors are one line
 // on stderr and a non-zero exit status, never a panic trace.
@@ -11,6 +11,11 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/hullvm/hull/agent"
+	"github.com/hullvm/hull/agent/container"
+	"github.com/hullvm/hull/agent/seccomp"
+	"github.com/hullvm/hull/runtime"
 )
 
 // processStart is the zero of every timeline this process prints.
@@ -20,6 +25,7 @@ type command struct {
 	name    string
 	summary string
 	run     func(args []string) int
+	hidden  bool // internal: not listed in the usage
 }
 
 var commands []command
@@ -34,7 +40,9 @@ const (
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: hull <command> [arguments]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintf(w, "\nRun 'hull <command> --help' for a command's flags.\n")
 }
@@ -44,6 +52,21 @@ func main() {
 }
 
 func run(args []string) int {
+	// The internal verbs come first and alone: a container's init must do
+	// nothing else before it takes over.
+	if len(args) > 0 {
+		switch args[0] {
+		case initCommand:
+			container.Seccomp = seccomp.Install
+			container.InitMain() // never returns
+		case runtime.AgentCommand:
+			return agent.ProcessSandboxMain(args[1:], []string{"/proc/self/exe", initCommand})
+		}
+	}
+	args, err := parseGlobals(args)
+	if err != nil {
+		return fail(exitUsage, "%v (see 'hull --help')", err)
+	}
 	if len(args) == 0 {
 		usage(os.Stderr)
 		return exitUsage
@@ -61,6 +84,10 @@ func run(args []string) int {
 	fmt.Fprintf(os.Stderr, "hull: unknown command %q (see 'hull --help')\n", args[0])
 	return exitUsage
 }
+
+// initCommand is the internal verb of a container's init half
+// (agent/container): the agent re-executes hull with it.
+const initCommand = "__init"
 
 // fail prints one line to stderr and returns the status to exit with.
 func fail(code int, format string, a ...any) int {

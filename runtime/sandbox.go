@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Sandbox is where a container's agent runs. The runtime talks to that
+// agent over the agent protocol (agent/proto) whatever the sandbox is; a
+// Sandbox only starts the host-side process and connects to the agent.
+type Sandbox interface {
+	// Name is "process" or "vm".
+	Name() string
+	// Launch starts the sandbox's host process for container id (state
+	// directory dir) and returns it: its pid is the container's pid in
+	// state and --pid-file, and it exits with the container's status.
+	Launch(dir, id, bundle string, spec *specs.Spec) (*os.Process, error)
+	// Dial connects to the agent of a launched sandbox.
+	Dial(dir string) (net.Conn, error)
+}
+
+// Sandbox names.
+const (
+	SandboxProcess = "process"
+	SandboxVM      = "vm"
+)
+
+// AnnotationSandbox chooses the sandbox in config.json's annotations.
+const AnnotationSandbox = "hull.sandbox"
+
+// ErrNoVMSandbox is what choosing the vm sandbox says until it exists.
+var ErrNoVMSandbox = errors.New("the vm sandbox is not implemented yet: choose the process sandbox explicitly (--sandbox=process, annotation hull.sandbox=process, or \"sandbox\": \"process\" in /etc/hull/config.json)")
+
+// processSandbox runs the agent as a host process: `hull __agent` (the
+// same agent code as in a guest), reached over a Unix socket in the
+// container's state directory.
+type processSandbox struct {
+	// self is the hull binary that runs `__agent`.
+	self string
+}
+
+func (p *processSandbox) Name() string { return SandboxProcess }
+
+// AgentCommand is the hidden verb that runs the process sandbox's agent.
+const AgentCommand = "__agent"
+
+func (p *processSandbox) Launch(dir, id, bundle string, spec *specs.Spec) (*os.Process, error) {
+	l, err := listenIn(dir, sockFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent socket: %w", err)
+	}
+	defer l.Close() // the agent has its own copy
+	lf, err := l.File()
+	if err != nil {
+		return nil, err
+	}
+	defer lf.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, "agent.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(p.self, AgentCommand, "--id", id)
+	if ownNamespace(spec, specs.PIDNamespace) && ownNamespace(spec, specs.MountNamespace) {
+		cmd.Args = append(cmd.Args, "--mount-proc")
+	}
+	cmd.Dir = "/"
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.ExtraFiles = []*os.File{lf} // fd 3: the listening socket
+	// Its own session: the caller's terminal and process group signals
+	// are not the container's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := startInNamespaces(cmd, spec); err != nil {
+		return nil, fmt.Errorf("starting the agent: %w", err)
+	}
+	return cmd.Process, nil
+}
+
+// startInNamespaces starts the process sandbox's agent in the container's
+// namespaces (DESIGN.md §2: the agent is the sandbox's init, as in a
+// VM): those config.json creates are created by the clone, those it names
+// by path are joined first by the spawning thread, which is then thrown
+// away (Go cannot give a thread back its namespaces). The agent's
+// /proc/<pid>/ns is therefore the container's, which is what runtime-tools
+// and anyone inspecting state.pid look at; the container's own process
+// inherits them, with a mount namespace of its own for its root.
+func startInNamespaces(cmd *exec.Cmd, spec *specs.Spec) error {
+	var joins []nsJoin
+	if spec.Linux != nil {
+		for _, n := range spec.Linux.Namespaces {
+			flag, ok := nsFlags[n.Type]
+			if !ok {
+				return fmt.Errorf("linux.namespaces: unknown type %q", n.Type)
+			}
+			if n.Path == "" {
+				cmd.SysProcAttr.Cloneflags |= flag
+				continue
+			}
+			if n.Type == specs.UserNamespace || n.Type == specs.TimeNamespace {
+				return fmt.Errorf("linux.namespaces: joining a %s namespace by path is not supported", n.Type)
+			}
+			joins = append(joins, nsJoin{flag, n.Path})
+		}
+		if cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
+			for _, m := range spec.Linux.UIDMappings {
+				cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings,
+					syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+			}
+			for _, m := range spec.Linux.GIDMappings {
+				cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings,
+					syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+			}
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		}
+	}
+	if len(joins) == 0 {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the goroutine's end takes the thread, with the
+		// namespaces it joined, out of the process.
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare(CLONE_FS): %w", err)
+			return
+		}
+		for _, j := range joins {
+			f, err := os.Open(j.path)
+			if err != nil {
+				errc <- fmt.Errorf("namespace %s: %w", j.path, err)
+				return
+			}
+			err = unix.Setns(int(f.Fd()), int(j.flag))
+			f.Close()
+			if err != nil {
+				errc <- fmt.Errorf("joining namespace %s: %w", j.path, err)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+// ownNamespace reports whether the config asks for a new namespace of type t.
+func ownNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+type nsJoin struct {
+	flag uintptr
+	path string
+}
+
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+func (p *processSandbox) Dial(dir string) (net.Conn, error) {
+	return dialIn(dir, sockFile)
+}
+
+// listenIn and dialIn reach a socket through /proc/self/fd/N/NAME, so the
+// path stays under sun_path's 108 bytes however long --root and the id are.
+func listenIn(dir, name string) (*net.UnixListener, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name), Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(false) // the agent keeps listening after we close ours
+	return l, nil
+}
+
+func dialIn(dir, name string) (net.Conn, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return net.DialTimeout("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name), 5*time.Second)
+}
+
+// chooseSandbox applies the precedence: the command-line flag, then the
+// config's annotation, then /etc/hull/config.json, then the default (vm).
+// It never falls back from one to the other.
+func chooseSandbox(flag string, spec *specs.Spec, configFile string) (string, error) {
+	name, from := flag, "--sandbox"
+	if name == "" && spec != nil {
+		name, from = spec.Annotations[AnnotationSandbox], "annotation "+AnnotationSandbox
+	}
+	if name == "" {
+		c, err := loadConfig(configFile)
+		if err != nil {
+			return "", err
+		}
+		name, from = c.Sandbox, configFile
+	}
+	if name == "" {
+		name, from = SandboxVM, "the default"
+	}
+	switch strings.ToLower(name) {
+	case SandboxProcess:
+		return SandboxProcess, nil
+	case SandboxVM:
+		return SandboxVM, nil
+	}
+	return "", fmt.Errorf("unknown sandbox %q from %s (known: vm, process)", name, from)
+}
