@@ -492,19 +492,21 @@ func (s *Server) delete(c *ctr) error {
 // agent's namespaces: each one the config asks for is joined through the
 // agent's own /proc/self/ns file (a no-op join for the spawning thread),
 // except the mount namespace, which the container gets fresh (a copy of
-// the agent's) so that its pivot_root leaves the agent's root alone, and
+// the agent's) so that its pivot_root leaves the agent's root alone
+// whether or not the config asked for one, and
 // the user namespace, whose mappings the agent already lives under.
 func inheritNamespaces(spec *specs.Spec) {
 	if spec.Linux == nil {
-		return
+		spec.Linux = &specs.Linux{}
 	}
 	names := map[specs.LinuxNamespaceType]string{specs.PIDNamespace: "pid", specs.NetworkNamespace: "net",
 		specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.CgroupNamespace: "cgroup"}
-	var out []specs.LinuxNamespace
+	// A mount namespace of its own, always: even a config that shares the
+	// runtime's (the agent's) mount namespace must not have its rootfs
+	// mounts and pivot_root land there.
+	out := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 	for _, n := range spec.Linux.Namespaces {
 		switch {
-		case n.Type == specs.MountNamespace:
-			out = append(out, specs.LinuxNamespace{Type: specs.MountNamespace})
 		case names[n.Type] != "":
 			out = append(out, specs.LinuxNamespace{Type: n.Type, Path: "/proc/self/ns/" + names[n.Type]})
 		}

@@ -123,6 +123,10 @@ func startInNamespaces(cmd *exec.Cmd, spec *specs.Spec) error {
 					syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 			}
 			cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+			// Root inside: a process that is not root in its user namespace
+			// loses its capabilities at exec, and the agent needs them to
+			// mount. (The container's own user comes from process.user.)
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		}
 	}
 	if len(joins) == 0 {

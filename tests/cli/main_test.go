@@ -4,57 +4,23 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hullvm/hull/internal/testtier"
-)
-
-const envBin = "HULL_BIN"
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	tmpDir    string
+	"github.com/hullvm/hull/internal/hulltest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if tmpDir != "" {
-		_ = os.RemoveAll(tmpDir) // a temp dir; nothing to report if it lingers
-	}
+	hulltest.Cleanup()
 	os.Exit(code)
 }
 
-// hullBin returns HULL_BIN, or builds cmd/hull once and returns that.
-func hullBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv(envBin); p != "" {
-		return p
-	}
-	goBin := testtier.RequireTool(t, "go")
-	buildOnce.Do(func() {
-		if tmpDir, buildErr = os.MkdirTemp("", "hull-cli-"); buildErr != nil {
-			return
-		}
-		builtBin = filepath.Join(tmpDir, "hull")
-		cmd := exec.Command(goBin, "build", "-o", builtBin, "github.com/hullvm/hull/cmd/hull")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/hull: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
+// hullBin returns the hull binary under test.
+func hullBin(t *testing.T) string { return hulltest.Bin(t) }
 
 // result is one finished hull process.
 type result struct {

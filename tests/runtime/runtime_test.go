@@ -22,39 +22,17 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hullvm/hull/internal/hulltest"
 	"github.com/hullvm/hull/internal/testtier"
 )
 
-var (
-	busybox   string // the static busybox the bundles run
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// busybox is the static busybox the bundles run.
+var busybox string
 
-// hullBin returns HULL_BIN, or builds cmd/hull once.
-func hullBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("HULL_BIN"); p != "" {
-		return p
-	}
-	goBin := testtier.RequireTool(t, "go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hull-rt-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "hull")
-		cmd := exec.Command(goBin, "build", "-o", builtBin, "github.com/hullvm/hull/cmd/hull")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/hull: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
+func TestMain(m *testing.M) {
+	code := m.Run()
+	hulltest.Cleanup()
+	os.Exit(code)
 }
 
 type env struct {
@@ -66,7 +44,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	testtier.RequireRoot(t)
 	busybox = testtier.RequireTool(t, "busybox")
-	return &env{t: t, bin: hullBin(t), root: t.TempDir()}
+	return &env{t: t, bin: hulltest.Bin(t), root: t.TempDir()}
 }
 
 type result struct {
