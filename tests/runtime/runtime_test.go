@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hullvm/hull/internal/hulltest"
 	"github.com/hullvm/hull/internal/testtier"
@@ -336,5 +338,103 @@ func TestParallel(t *testing.T) {
 	out, _ := exec.Command("pgrep", "-f", "__agent --id p[0-9]").Output()
 	if len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("processes left behind: %s", out)
+	}
+}
+
+// TestConsoleSocket: a terminal container hands its pty master to the
+// --console-socket listener (runc's protocol: one SCM_RIGHTS message),
+// and the process's output arrives on it.
+func TestConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	b, s := busyboxBundle(t, "sh", "-c", "tty; echo hello-tty")
+	s.Process.Terminal = true
+	writeSpec(t, b, s)
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	master := make(chan *os.File, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			master <- nil
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 64), oob)
+		if err != nil {
+			master <- nil
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			master <- nil
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		if len(fds) != 1 {
+			master <- nil
+			return
+		}
+		master <- os.NewFile(uintptr(fds[0]), "pty-master")
+	}()
+	e.fails("--console-socket", "create", "--bundle", b, "t0") // terminal without a console socket
+	e.ok("create", "--bundle", b, "--console-socket", sock, "t1")
+	defer e.hull("delete", "--force", "t1")
+	m := <-master
+	if m == nil {
+		t.Fatal("no pty master arrived on the console socket")
+	}
+	defer m.Close()
+	e.ok("start", "t1")
+	var out bytes.Buffer
+	buf := make([]byte, 256)
+	m.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !strings.Contains(out.String(), "hello-tty") {
+		n, err := m.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	// tty names the pty (through the /dev/console bind mount, as with
+	// runc), never "not a tty".
+	if o := out.String(); !strings.HasPrefix(o, "/dev/") || strings.Contains(o, "not a tty") || !strings.Contains(o, "hello-tty") {
+		t.Errorf("terminal output %q: want a tty name and hello-tty", o)
+	}
+}
+
+// TestPauseResume: a paused container's processes stop running; resume
+// lets them go on.
+func TestPauseResume(t *testing.T) {
+	e := newEnv(t)
+	b, _ := busyboxBundle(t, "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done")
+	e.ok("run", "--detach", "--bundle", b, "pz")
+	defer e.hull("delete", "--force", "pz")
+	count := func() string {
+		c, _ := os.ReadFile(filepath.Join(b, "rootfs/count"))
+		return string(c)
+	}
+	time.Sleep(300 * time.Millisecond)
+	e.ok("pause", "pz")
+	if s := e.state("pz"); s.Status != "paused" {
+		t.Fatalf("after pause: %s", s.Status)
+	}
+	e.fails("not running", "pause", "pz")
+	c1 := count()
+	time.Sleep(400 * time.Millisecond)
+	if c2 := count(); c1 != c2 {
+		t.Errorf("the container ran while paused: %q -> %q", c1, c2)
+	}
+	e.ok("resume", "pz")
+	if s := e.state("pz"); s.Status != specs.StateRunning {
+		t.Fatalf("after resume: %s", s.Status)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if c3 := count(); c3 == c1 {
+		t.Errorf("the container did not run after resume: still %q", c3)
 	}
 }
