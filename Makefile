@@ -39,10 +39,11 @@ FUZZTIME ?= 10s
 
 # apt packages the tiers need: the race detector (gcc), the test guests (gcc,
 # make), the nested runner (qemu-system-x86, linux-image-amd64 for its L1
-# kernel with kvm_amd, busybox-static, binutils for readelf) and what
+# kernel with kvm_amd, busybox-static, binutils for readelf), the OCI
+# comparisons (runc for tests/oci, containerd for tests/containerd) and what
 # guest/build-kernel.sh --install installs (read from that script).
 KERNEL_BUILD_PKGS := $(shell sed -n 's/^pkgs="\(.*\)"$$/\1/p' guest/build-kernel.sh 2>/dev/null)
-DEPS_PKGS := gcc make binutils qemu-system-x86 linux-image-amd64 busybox-static $(KERNEL_BUILD_PKGS)
+DEPS_PKGS := gcc make binutils qemu-system-x86 linux-image-amd64 busybox-static runc containerd $(KERNEL_BUILD_PKGS)
 
 # skip TIER WHY: the one line a skipped tier prints; under `make test` it also
 # tells the summary that the tier was skipped, not passed.

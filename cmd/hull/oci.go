@@ -122,11 +122,25 @@ func logger() *slog.Logger {
 			w = f
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcLevel}
 	if globals.logFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runcLevel names levels as runc (logrus) does: error, warning, info,
+// debug. containerd's runc shim shows its user the last line of --log
+// whose level is exactly "error", and ignores slog's "ERROR".
+func runcLevel(groups []string, a slog.Attr) slog.Attr {
+	if l, ok := a.Value.Any().(slog.Level); ok && a.Key == slog.LevelKey && len(groups) == 0 {
+		name := strings.ToLower(l.String())
+		if l == slog.LevelWarn {
+			name = "warning"
+		}
+		a.Value = slog.StringValue(name)
+	}
+	return a
 }
 
 // ociFail reports an error as runc does: one line on stderr, and the same
