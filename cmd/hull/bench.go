@@ -14,12 +14,12 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "benchmarks beside their baselines (hull bench boot|ioexit --help)", run: benchCmd})
+	register(command{name: "bench", summary: "benchmarks beside their baselines (hull bench boot|ioexit|container --help)", run: benchCmd})
 }
 
 func benchCmd(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Println("usage: hull bench boot|ioexit [flags]   (hull bench boot --help)")
+		fmt.Println("usage: hull bench boot|ioexit|container [flags]   (hull bench boot --help)")
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -30,8 +30,10 @@ func benchCmd(args []string) int {
 		return benchBoot(args[1:])
 	case "ioexit":
 		return benchIOExit(args[1:])
+	case "container":
+		return benchContainer(args[1:])
 	}
-	return fail(exitUsage, "bench: unknown subcommand %q (known: boot, ioexit)", args[0])
+	return fail(exitUsage, "bench: unknown subcommand %q (known: boot, ioexit, container)", args[0])
 }
 
 func benchBoot(args []string) int {
@@ -116,6 +118,56 @@ and the C loop with N, in one invocation, and prints ns/exit and the ratio.`)
 		return fail(exitError, "%v", err)
 	}
 	return benchOutput(rep, rep.Format, *jsonOut)
+}
+
+func benchContainer(args []string) int {
+	fs := flag.NewFlagSet("bench container", flag.ContinueOnError)
+	var o bench.ContainerOptions
+	fs.StringVar(&o.Bundle, "bundle", "", "the OCI bundle `dir` that both runtimes run (default: a temporary one, the busybox from PATH running true)")
+	fs.IntVar(&o.Runs, "runs", bench.DefaultContainerRuns, "measured containers of each runtime, alternating")
+	fs.IntVar(&o.Warmup, "warmup", 1, "unmeasured containers of each runtime first")
+	fs.StringVar(&o.Runc, "runc", "", "runc to compare with (default: "+bench.DefaultRunc+" from PATH, hull alone when missing)")
+	fs.BoolVar(&o.NoRunc, "no-runc", false, "hull alone")
+	fs.StringVar(&o.Mode, "mode", bench.ContainerModeRun, "`mode`: run (one run call per container) or lifecycle (separate create, start, state until stopped and delete calls, each timed)")
+	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultContainerTimeout, "per runtime call; a call that takes longer fails")
+	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	benchUsage(fs, "container [--mode run|lifecycle] [--bundle DIR]", `Creates, starts, waits for and deletes containers alternately under hull
+(this executable, --sandbox=process) and runc, each with a private --root
+in a temporary directory, and prints P50/min/max of each phase and the
+hull/runc ratio of the P50s. As root. Exit status 1 if a run failed.`)
+	if rc := parseFlags(fs, args); rc >= 0 {
+		return rc
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fail(exitUsage, "bench container: unexpected argument %q", fs.Arg(0))
+	case o.NoRunc && o.Runc != "":
+		return fail(exitUsage, "bench container: --runc and --no-runc exclude each other")
+	case o.Mode != bench.ContainerModeRun && o.Mode != bench.ContainerModeLifecycle:
+		return fail(exitUsage, "bench container: --mode %q: want %s or %s", o.Mode, bench.ContainerModeRun, bench.ContainerModeLifecycle)
+	case o.Runs <= 0 || o.Warmup < 0:
+		return fail(exitUsage, "bench container: --runs must be positive, --warmup not negative")
+	}
+	var err error
+	if o.Hull, err = os.Executable(); err != nil {
+		return fail(exitError, "bench container: %v", err)
+	}
+	o.Progress = os.Stderr
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	rep, err := bench.RunContainer(ctx, o)
+	if rep != nil {
+		if rc := benchOutput(rep, rep.Format, *jsonOut); rc != 0 {
+			return rc
+		}
+	}
+	if err != nil {
+		return fail(exitError, "%v", err)
+	}
+	if n := rep.Failures(); n > 0 {
+		return fail(exitError, "bench container: %d run(s) failed", n)
+	}
+	return 0
 }
 
 func benchUsage(fs *flag.FlagSet, synopsis, text string) {
