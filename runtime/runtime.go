@@ -132,47 +132,18 @@ func (r *Runtime) Create(id string, o CreateOptions) (err error) {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o600); err != nil {
 		return err
 	}
-	proc, err = sb.Launch(dir, id, bundle, spec)
+	var res *Created
+	res, err = sb.Create(&CreateRequest{Dir: dir, ID: id, Bundle: bundle, Spec: spec, Raw: raw,
+		ConsoleSocket: o.ConsoleSocket, Stdio: o.Stdio, ExtraFiles: o.ExtraFiles})
+	if res != nil {
+		proc = res.Process
+	}
 	if err != nil {
 		return err
-	}
-	cl, err := r.dialAgent(sb, dir, proc.Pid)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	args := &proto.CreateArgs{ID: id, Bundle: bundle, Spec: raw, Terminal: terminal, Annotations: spec.Annotations,
-		ExtraFDs: len(o.ExtraFiles)}
-	var files []*os.File
-	if terminal {
-		args.Stdio = proto.StdioFDs
-	} else {
-		args.Stdio = proto.StdioFDs
-		for i, f := range o.Stdio {
-			if f == nil {
-				return fmt.Errorf("stdio %d missing", i)
-			}
-			files = append(files, f)
-		}
-	}
-	files = append(files, o.ExtraFiles...)
-	var res proto.CreateResult
-	fds, err := cl.Call(proto.OpCreate, args, &res, files...)
-	if err != nil {
-		return agentError(err, dir)
-	}
-	defer closeFiles(fds)
-	if terminal {
-		if len(fds) != 1 {
-			return fmt.Errorf("the agent returned %d descriptors for the terminal, want 1", len(fds))
-		}
-		if err := sendConsole(o.ConsoleSocket, fds[0]); err != nil {
-			return err
-		}
 	}
 	rec.Pid = proc.Pid
 	rec.PidStart, _ = pidStart(proc.Pid)
-	rec.ContainerPid = res.Pid
+	rec.ContainerPid = res.ContainerPid
 	rec.Status = specs.StateCreated
 	rec.Creator, rec.CreatorStart = 0, 0
 	// The host's hooks run here, in the runtime's namespaces, whatever the
@@ -196,7 +167,7 @@ func (r *Runtime) Create(id string, o CreateOptions) (err error) {
 		return err
 	}
 	proc.Release()
-	r.log().Debug("created", "id", id, "sandbox", sbName, "pid", rec.Pid, "containerPid", res.Pid)
+	r.log().Debug("created", "id", id, "sandbox", sbName, "pid", rec.Pid, "containerPid", res.ContainerPid)
 	return nil
 }
 
@@ -205,20 +176,6 @@ func (r *Runtime) configFile() string {
 		return r.ConfigFile
 	}
 	return DefaultConfigFile
-}
-
-// dialAgent connects to a just-launched agent, giving up when its process
-// died (its log says why).
-func (r *Runtime) dialAgent(sb Sandbox, dir string, pid int) (*proto.Client, error) {
-	c, err := sb.Dial(dir)
-	if err != nil {
-		return nil, agentError(fmt.Errorf("connecting to the agent: %w", err), dir)
-	}
-	cl, err := proto.NewClient(c)
-	if err != nil {
-		return nil, agentError(fmt.Errorf("agent (pid %d): %w", pid, err), dir)
-	}
-	return cl, nil
 }
 
 // agentError adds the end of the agent's log to err: when the agent died,

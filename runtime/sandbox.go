@@ -14,20 +14,41 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent/proto"
 )
 
 // Sandbox is where a container's agent runs. The runtime talks to that
 // agent over the agent protocol (agent/proto) whatever the sandbox is; a
-// Sandbox only starts the host-side process and connects to the agent.
+// Sandbox starts the host-side process, has the container created in it,
+// and connects to the agent later.
 type Sandbox interface {
 	// Name is "process" or "vm".
 	Name() string
-	// Launch starts the sandbox's host process for container id (state
-	// directory dir) and returns it: its pid is the container's pid in
-	// state and --pid-file, and it exits with the container's status.
-	Launch(dir, id, bundle string, spec *specs.Spec) (*os.Process, error)
-	// Dial connects to the agent of a launched sandbox.
+	// Create starts the sandbox's host process for a container and has
+	// the agent create the container. The process's pid is the
+	// container's pid in state and --pid-file, and it exits with the
+	// container's status. On error, Created (when not nil) names a
+	// process the caller kills.
+	Create(req *CreateRequest) (*Created, error)
+	// Dial connects to the agent of a created sandbox.
 	Dial(dir string) (net.Conn, error)
+}
+
+// CreateRequest is what a sandbox needs to create a container.
+type CreateRequest struct {
+	Dir, ID, Bundle string // state directory, container id, bundle (absolute)
+	Spec            *specs.Spec
+	Raw             []byte // config.json as given
+	ConsoleSocket   string // with Spec.Process.Terminal
+	Stdio           [3]*os.File
+	ExtraFiles      []*os.File
+}
+
+// Created is a sandbox with its container created.
+type Created struct {
+	Process      *os.Process
+	ContainerPid int // as the agent sees it
 }
 
 // Sandbox names.
@@ -55,7 +76,53 @@ func (p *processSandbox) Name() string { return SandboxProcess }
 // AgentCommand is the hidden verb that runs the process sandbox's agent.
 const AgentCommand = "__agent"
 
-func (p *processSandbox) Launch(dir, id, bundle string, spec *specs.Spec) (*os.Process, error) {
+func (p *processSandbox) Create(req *CreateRequest) (*Created, error) {
+	proc, err := p.launch(req.Dir, req.ID, req.Spec)
+	if err != nil {
+		return nil, err
+	}
+	out := &Created{Process: proc}
+	c, err := p.Dial(req.Dir)
+	if err != nil {
+		return out, agentError(fmt.Errorf("connecting to the agent: %w", err), req.Dir)
+	}
+	cl, err := proto.NewClient(c)
+	if err != nil {
+		return out, agentError(fmt.Errorf("agent (pid %d): %w", proc.Pid, err), req.Dir)
+	}
+	defer cl.Close()
+	terminal := req.Spec.Process.Terminal
+	args := &proto.CreateArgs{ID: req.ID, Bundle: req.Bundle, Spec: req.Raw, Terminal: terminal,
+		Annotations: req.Spec.Annotations, ExtraFDs: len(req.ExtraFiles), Stdio: proto.StdioFDs}
+	var files []*os.File
+	if !terminal {
+		for i, f := range req.Stdio {
+			if f == nil {
+				return out, fmt.Errorf("stdio %d missing", i)
+			}
+			files = append(files, f)
+		}
+	}
+	files = append(files, req.ExtraFiles...)
+	var res proto.CreateResult
+	fds, err := cl.Call(proto.OpCreate, args, &res, files...)
+	if err != nil {
+		return out, agentError(err, req.Dir)
+	}
+	defer closeFiles(fds)
+	if terminal {
+		if len(fds) != 1 {
+			return out, fmt.Errorf("the agent returned %d descriptors for the terminal, want 1", len(fds))
+		}
+		if err := sendConsole(req.ConsoleSocket, fds[0]); err != nil {
+			return out, err
+		}
+	}
+	out.ContainerPid = res.Pid
+	return out, nil
+}
+
+func (p *processSandbox) launch(dir, id string, spec *specs.Spec) (*os.Process, error) {
 	l, err := listenIn(dir, sockFile)
 	if err != nil {
 		return nil, fmt.Errorf("agent socket: %w", err)
