@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/hullvm/hull/agent/container"
+	"github.com/hullvm/hull/agent/proto"
 )
 
 // System is what the agent does to the machine it runs on. linuxSystem
@@ -39,7 +42,10 @@ type System interface {
 // Started is the outcome of Start.
 type Started struct {
 	Config   Config
-	Listener net.Listener // nil without a vsock device
+	Listener net.Listener // VsockPort (the line protocol); nil without a vsock device
+	// Containers listens on proto.VsockPort for the container protocol;
+	// nil without a vsock device.
+	Containers net.Listener
 }
 
 // agent is hull-agent after Start: it waits for a reason to power off.
@@ -47,6 +53,37 @@ type agent struct {
 	sys     System
 	console io.Writer
 	stop    chan string // power-off requests, with the reason
+	// server serves the container protocol on Started.Containers; nil:
+	// that listener is not served (tests of the rest).
+	server *Server
+}
+
+// InitVerb is hull-agent's first argument when it runs as a container's
+// init half: the agent starts itself as {"/proc/self/exe", InitVerb} and
+// cmd/hull-agent hands that to container.InitMain.
+const InitVerb = "__init"
+
+// VMAgentName is hull-agent's self-description in the container
+// protocol's Hello.
+const VMAgentName = "hull-agent vm"
+
+// containerServer is the Server hull-agent runs on proto.VsockPort: its
+// container processes are reaped by reaper (PID 1 reaps every child), a
+// create's RootfsTag is mounted through m, and a shutdown request powers
+// the VM off once answered. A container that exits does not end the VM:
+// the host decides, with a shutdown request.
+func (a *agent) containerServer(reaper container.Reaper, m Mounter) *Server {
+	return &Server{
+		Name:        VMAgentName,
+		InitCommand: []string{"/proc/self/exe", InitVerb},
+		Log:         a.logf,
+		Reaper:      reaper,
+		Mounter:     m,
+		Shutdown: func() {
+			a.requestPowerOff(fmt.Sprintf("shutdown request on vsock port %d", proto.VsockPort))
+		},
+		Go: a.goSafe,
+	}
 }
 
 func newAgent(sys System, console io.Writer) *agent {
@@ -90,22 +127,30 @@ func (a *agent) start() (*Started, error) {
 	if err := a.sys.LinkUp("lo"); err != nil {
 		a.logf("bringing up lo: %v", err)
 	}
+	st := &Started{Config: cfg}
 	ln, err := a.sys.ListenVsock(VsockPort)
 	switch {
 	case errors.Is(err, ErrNoVsock):
 		a.logf("no vsock device (not available yet): not listening on vsock port %d", VsockPort)
-		ln = nil
 	case err != nil:
 		a.logf("listening on vsock port %d: %v", VsockPort, err)
-		ln = nil
 	default:
 		a.logf("listening on vsock port %d", VsockPort)
+		st.Listener = ln
+	}
+	if !errors.Is(err, ErrNoVsock) {
+		if ln, err := a.sys.ListenVsock(proto.VsockPort); err != nil {
+			a.logf("listening on vsock port %d (containers): %v", proto.VsockPort, err)
+		} else {
+			a.logf("listening on vsock port %d (containers)", proto.VsockPort)
+			st.Containers = ln
+		}
 	}
 	if err := a.sys.WriteBootTimer(); err != nil {
 		a.logf("boot timer: %v", err)
 	}
 	fmt.Fprintf(a.console, "%s (hostname %s%s)\n", ReadyLine, cfg.Hostname, a.uptime())
-	return &Started{Config: cfg, Listener: ln}, nil
+	return st, nil
 }
 
 // uptime returns ", up 1.23 s" from /proc/uptime, "" if unreadable.
@@ -137,6 +182,13 @@ func (a *agent) serve(st *Started, signals <-chan os.Signal) {
 	}
 	if st.Listener != nil {
 		a.goSafe(func() { a.acceptLoop(st.Listener) })
+	}
+	if st.Containers != nil && a.server != nil {
+		a.goSafe(func() {
+			if err := a.server.Serve(st.Containers); err != nil {
+				a.logf("vsock port %d: %v; no longer listening", proto.VsockPort, err)
+			}
+		})
 	}
 	if st.Config.Shell {
 		a.goSafe(func() {

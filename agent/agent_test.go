@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hullvm/hull/agent/proto"
 )
 
 // fakeSystem records what the agent does, in order, and fails the calls
@@ -337,5 +340,84 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestStartListensContainers: with a vsock device the agent listens on
+// the line protocol's port and on the container protocol's.
+func TestStartListensContainers(t *testing.T) {
+	sys := newFake("")
+	delete(sys.fail, "vsock")
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sys.listener = ln
+	var con bytes.Buffer
+	st, err := Start(sys, &con)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := sys.callList()
+	if !slices.Contains(calls, "vsock 1024") || !slices.Contains(calls, "vsock 1025") || st.Listener == nil || st.Containers == nil {
+		t.Errorf("calls %q; Started %+v", calls, st)
+	}
+	if !strings.Contains(con.String(), "listening on vsock port 1025 (containers)") {
+		t.Errorf("console:\n%s", con.String())
+	}
+}
+
+// TestServeContainerProtocol: the container protocol's listener is
+// served by the vm agent's Server; a shutdown request is answered, then
+// powers the VM off.
+func TestServeContainerProtocol(t *testing.T) {
+	dir, err := os.MkdirTemp("", "hull-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "c.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sys := newFake("")
+	var con syncBuffer
+	a := newAgent(sys, &con)
+	a.server = a.containerServer(nil, &fakeMounter{})
+	if got := a.server.InitCommand; !slices.Equal(got, []string{"/proc/self/exe", "__init"}) {
+		t.Errorf("InitCommand %q", got)
+	}
+	done := make(chan struct{})
+	go func() {
+		a.serve(&Started{Containers: ln}, nil)
+		close(done)
+	}()
+	c, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := proto.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if cl.Agent != VMAgentName {
+		t.Errorf("agent %q, want %q", cl.Agent, VMAgentName)
+	}
+	if _, err := cl.Call(proto.OpPing, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Call(proto.OpShutdown, nil, nil); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no power off after the shutdown request")
+	}
+	if !strings.Contains(con.String(), "powering off (shutdown request on vsock port 1025)") || sys.reboots != 1 {
+		t.Errorf("%d reboots; console:\n%s", sys.reboots, con.String())
 	}
 }

@@ -18,7 +18,9 @@ func Main() {
 		os.Exit(2)
 	}
 	rp := newReaper()
-	a := newAgent(&linuxSystem{reaper: rp}, console())
+	sys := &linuxSystem{reaper: rp}
+	a := newAgent(sys, console())
+	a.server = a.containerServer(rp, sys)
 	defer a.recoverCrash()
 
 	chld := make(chan os.Signal, 1)

@@ -6,10 +6,12 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent/container"
 )
 
-// reaper waits for every child of PID 1: its own (the debug shell, later
-// container processes) and the orphans the kernel re-parents to it, so no
+// reaper waits for every child of PID 1: its own (the debug shell, the
+// container processes, through Start) and the orphans the kernel re-parents to it, so no
 // zombie stays behind. Whoever starts a process through start gets its
 // status on a channel; the rest are just reaped.
 //
@@ -55,18 +57,33 @@ func (r *reaper) reap() int {
 	}
 }
 
-// start starts a process whose exit status arrives on the returned channel.
-// Nobody must call Wait on it: the reaper does.
-func (r *reaper) start(path string, argv []string, attr *os.ProcAttr) (int, <-chan unix.WaitStatus, error) {
+// Start implements container.Reaper: it calls start, which starts one
+// child, and registers the channel that child's status will arrive on,
+// holding the lock across both, so no reaping pass can collect the child
+// in between. Nobody must call Wait on the child: the reaper does.
+func (r *reaper) Start(start func() (pid int, err error)) (int, <-chan unix.WaitStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p, err := os.StartProcess(path, argv, attr)
+	pid, err := start()
 	if err != nil {
 		return 0, nil, err
 	}
 	ch := make(chan unix.WaitStatus, 1)
-	r.waiters[p.Pid] = ch
-	pid := p.Pid
-	_ = p.Release() // frees the pidfd, if any; the reaper waits by PID
+	r.waiters[pid] = ch
 	return pid, ch, nil
+}
+
+var _ container.Reaper = (*reaper)(nil)
+
+// start starts a process whose exit status arrives on the returned channel.
+func (r *reaper) start(path string, argv []string, attr *os.ProcAttr) (int, <-chan unix.WaitStatus, error) {
+	return r.Start(func() (int, error) {
+		p, err := os.StartProcess(path, argv, attr)
+		if err != nil {
+			return 0, err
+		}
+		pid := p.Pid
+		_ = p.Release() // frees the pidfd, if any; the reaper waits by PID
+		return pid, nil
+	})
 }

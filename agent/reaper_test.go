@@ -3,6 +3,8 @@ package agent
 import (
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +79,72 @@ func TestReapReal(t *testing.T) {
 	if err := unix.Kill(otherPid, 0); err != unix.ESRCH {
 		t.Errorf("the other child %d is still there (kill 0: %v): a zombie", otherPid, err)
 	}
+}
+
+// TestReaperStartHoldsLock: Start (container.Reaper) holds the reaping
+// lock from the start of a child to the registration of its channel: a
+// child that has exited before Start returns, with reaping passes
+// running all the while, still hands its status to its channel.
+func TestReaperStartHoldsLock(t *testing.T) {
+	r := newReaper()
+	stop := make(chan struct{})
+	passes := make(chan struct{})
+	go func() {
+		defer close(passes)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				r.reap()
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	defer func() { close(stop); <-passes }()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	pid, done, err := r.Start(func() (int, error) {
+		p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "exit 9"}, &os.ProcAttr{Files: []*os.File{devnull, devnull, devnull}})
+		if err != nil {
+			return 0, err
+		}
+		pid := p.Pid
+		_ = p.Release()
+		// Wait until it is a zombie: a reaping pass now would take it.
+		for deadline := time.Now().Add(10 * time.Second); !isZombie(pid); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("child %d did not exit", pid)
+				break
+			}
+		}
+		return pid, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ws := <-done:
+		if !ws.Exited() || ws.ExitStatus() != 9 {
+			t.Errorf("child %d: %s, want exit status 9", pid, describeStatus(ws))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("child %d: no status within 10 s: reaped before its channel was registered", pid)
+	}
+	if _, _, err := r.Start(func() (int, error) { return 0, unix.EAGAIN }); err != unix.EAGAIN {
+		t.Errorf("a failed start: %v", err)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -34,11 +35,35 @@ type Server struct {
 	// OnExit, when set, is called once a container's process has exited
 	// and its waiters have been answered.
 	OnExit func(id string, w proto.WaitResult)
+	// Reaper, when set, goes to agent/container as Options.Reaper: an
+	// agent that reaps every child (hull-agent, PID 1) hands the container
+	// code the statuses of the processes it starts (inits and execs). nil:
+	// the container code waits for its children itself.
+	Reaper container.Reaper
+	// Mounter mounts the virtio-9p share a create names in RootfsTag; nil:
+	// such a create is refused (unsupported).
+	Mounter Mounter
+	// ContainerDir holds a directory per container, the mount point of
+	// its 9p rootfs; "" means DefaultContainerDir.
+	ContainerDir string
+	// Shutdown, when set, is called once the answer to a shutdown request
+	// has been written (hull-agent powers the VM off); nil: shutdown is
+	// unsupported.
+	Shutdown func()
+	// Go runs f in a new goroutine; nil: go f(). hull-agent passes one
+	// that turns a panic into a reboot: PID 1 must not die.
+	Go func(f func())
 
+	rt         containerRuntime // nil: agent/container
 	mu         sync.Mutex
 	containers map[string]*ctr
-	conns      sync.WaitGroup // connections being served
+	streams    map[proto.StreamID]*stream // StdioStream: the agent's ends
+	conns      sync.WaitGroup             // connections being served
 }
+
+// DefaultContainerDir is where the agent makes a directory per container
+// (Server.ContainerDir).
+const DefaultContainerDir = "/run/hull/containers"
 
 // Drain waits up to d for the connections being served to end: the
 // answers to waiters are on their way before an agent exits.
@@ -55,17 +80,20 @@ type ctr struct {
 	id     string
 	bundle string
 	spec   *specs.Spec
-	c      *container.Container
-	status specs.ContainerState // created, running, paused, stopped
+	c      ctrHandle            // nil while being created
+	status specs.ContainerState // creating, created, running, paused, stopped
 	exit   proto.WaitResult
 	done   chan struct{} // closed when the process has exited
 	execs  map[string]*execProc
+	term   *os.File // StdioStream with a terminal: the pty's master, for resize
+	rootfs string   // the mount point of a RootfsTag share, "" without one
 }
 
 type execProc struct {
-	p    *container.Process
+	p    procHandle // nil while being started
 	exit proto.WaitResult
 	done chan struct{}
+	term *os.File // as ctr.term
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -74,7 +102,16 @@ func (s *Server) logf(format string, args ...any) {
 	}
 }
 
-// Serve accepts connections on l until it is closed.
+func (s *Server) goFunc(f func()) {
+	if s.Go != nil {
+		s.Go(f)
+		return
+	}
+	go f()
+}
+
+// Serve accepts connections on l until it is closed. Each one starts
+// with the Hello exchange, then is a control connection or a stream.
 func (s *Server) Serve(l net.Listener) error {
 	for {
 		c, err := l.Accept()
@@ -85,28 +122,119 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		s.conns.Add(1)
-		go func() {
+		s.goFunc(func() {
 			defer s.conns.Done()
 			s.serveConn(c)
-		}()
+		})
 	}
 }
 
 func (s *Server) serveConn(c net.Conn) {
-	conn := proto.NewConn(c)
-	defer conn.Close()
-	h, err := conn.ServerHello(s.Name)
+	defer c.Close()
+	var after *afterWrite
+	if s.Shutdown != nil {
+		// Only an agent that can shut down needs to act after a response
+		// is written; the wrapper hides a Unix socket's descriptor
+		// passing, which hull-agent's vsock connections lack anyway.
+		after = &afterWrite{Conn: c}
+		c = after
+	}
+	h, st, err := s.serverHello(c)
 	if err != nil {
 		s.logf("connection refused: %v", err)
 		return
 	}
 	if h.Role == proto.RoleStream {
-		s.logf("stream connections are not served by this agent yet")
+		s.pump(st, h.Stream, c)
 		return
 	}
-	if err := conn.Serve(s.handle); err != nil {
+	conn := proto.NewConn(c)
+	defer conn.Close()
+	handler := func(op proto.Op, args any, files []*os.File) (any, []*os.File, error) {
+		if op == proto.OpShutdown && after != nil {
+			closeFiles(files)
+			s.logf("shutdown requested")
+			after.set(s.Shutdown)
+			return nil, nil, nil
+		}
+		return s.handle(op, args, files)
+	}
+	if err := conn.Serve(handler); err != nil {
 		s.logf("control connection: %v", err)
 	}
+}
+
+// afterWrite runs a function once the next write has returned: the
+// answer to a shutdown request is on its way before the agent ends.
+type afterWrite struct {
+	net.Conn
+	mu sync.Mutex
+	f  func()
+}
+
+func (a *afterWrite) set(f func()) {
+	a.mu.Lock()
+	a.f = f
+	a.mu.Unlock()
+}
+
+func (a *afterWrite) Write(p []byte) (int, error) {
+	n, err := a.Conn.Write(p)
+	a.mu.Lock()
+	f := a.f
+	a.f = nil
+	a.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return n, err
+}
+
+// serverHello reads a client's Hello and answers it, as
+// proto.Conn.ServerHello does, and for a stream connection claims the
+// stream first, so that a stream that does not exist or is attached
+// already gets an error Hello. Hellos carry no descriptors.
+func (s *Server) serverHello(c net.Conn) (*proto.Hello, *stream, error) {
+	b, err := proto.ReadFrame(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var h proto.Hello
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, nil, fmt.Errorf("agent protocol: bad hello: %w", err)
+	}
+	reply := &proto.Hello{Version: proto.Version, Role: h.Role, Agent: s.Name}
+	var st *stream
+	switch {
+	case h.Version.Major != proto.Version.Major:
+		reply.Error = proto.Errorf(proto.CodeVersion, "%v: runtime speaks %s, this agent %s", proto.ErrVersion, h.Version, proto.Version)
+	case h.Role != proto.RoleControl && h.Role != proto.RoleStream:
+		reply.Error = proto.Errorf(proto.CodeBadRequest, "agent protocol: unknown role %q", clipString(string(h.Role)))
+	case h.Role == proto.RoleStream && (h.Stream == nil || validStream(h.Stream) != nil):
+		reply.Error = proto.Errorf(proto.CodeBadRequest, "agent protocol: bad stream connection")
+	case h.Role == proto.RoleStream:
+		var e *proto.Error
+		if st, e = s.claimStream(*h.Stream); e != nil {
+			reply.Error = e
+		}
+	}
+	if err := proto.WriteFrame(c, reply); err != nil {
+		if st != nil {
+			s.unclaimStream(st)
+		}
+		return nil, nil, err
+	}
+	if reply.Error != nil {
+		return nil, nil, reply.Error
+	}
+	return &h, st, nil
+}
+
+func clipString(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 func (s *Server) get(id string) (*ctr, error) {
@@ -115,6 +243,20 @@ func (s *Server) get(id string) (*ctr, error) {
 	c := s.containers[id]
 	if c == nil {
 		return nil, proto.Errorf(proto.CodeNotFound, "container %s does not exist", id)
+	}
+	return c, nil
+}
+
+// getCreated is get for the operations that need the container made.
+func (s *Server) getCreated(id string) (*ctr, error) {
+	c, err := s.get(id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.c == nil {
+		return nil, proto.Errorf(proto.CodeState, "container %s is being created", id)
 	}
 	return c, nil
 }
@@ -138,17 +280,26 @@ func (s *Server) handle(op proto.Op, args any, files []*os.File) (any, []*os.Fil
 		return nil, nil, s.resize(args.(*proto.ResizeArgs))
 	}
 	a := args.(*proto.IDArgs)
-	c, err := s.get(a.ID)
+	if op == proto.OpState {
+		c, err := s.get(a.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		res := &proto.StateResult{Status: string(c.status), ExitStatus: c.exit.Status}
+		if c.c != nil {
+			res.Pid = c.c.Pid()
+		}
+		return res, nil, nil
+	}
+	c, err := s.getCreated(a.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	switch op {
 	case proto.OpStart:
 		return nil, nil, s.start(c)
-	case proto.OpState:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return &proto.StateResult{Status: string(c.status), Pid: c.c.Pid(), ExitStatus: c.exit.Status}, nil, nil
 	case proto.OpWait:
 		return s.wait(c, a.Exec)
 	case proto.OpPs:
@@ -161,6 +312,8 @@ func (s *Server) handle(op proto.Op, args any, files []*os.File) (any, []*os.Fil
 		return nil, nil, s.freeze(c, op == proto.OpPause)
 	case proto.OpDelete:
 		return nil, nil, s.delete(c)
+	case proto.OpCloseStdin:
+		return nil, nil, s.closeStdin(c, a.Exec)
 	}
 	return nil, nil, proto.Errorf(proto.CodeUnsupported, "%s: not supported by this agent", op)
 }
@@ -173,27 +326,66 @@ func closeFiles(fs []*os.File) {
 	}
 }
 
-// stdio turns the descriptors of a create or exec into the process's
-// stdin, stdout, stderr, a terminal master to hand back, and extra files.
-func stdio(mode proto.StdioMode, terminal bool, files []*os.File) (io [3]*os.File, master *os.File, extra []*os.File, err error) {
+// procStdio is what a create or exec gives the process and keeps.
+type procStdio struct {
+	child [3]*os.File // the process's stdin, stdout and stderr
+	extra []*os.File  // its fds 3, 4, ...
+	// reply is the terminal's master with StdioFDs (or StdioNull): sent
+	// back to the caller.
+	reply *os.File
+	// streams are the agent's ends with StdioStream, by stream name.
+	streams map[string]*os.File
+	// term is the terminal's master with StdioStream, kept for resize.
+	term *os.File
+}
+
+// closeChild closes the agent's copies of the process's descriptors
+// once the process has its own.
+func (p *procStdio) closeChild() {
+	closeFiles(uniq(p.child[:]...))
+	closeFiles(p.extra)
+}
+
+// closeOurs closes what the agent would have kept: the process failed.
+func (p *procStdio) closeOurs() {
+	closeFiles([]*os.File{p.reply, p.term})
+	for _, f := range p.streams {
+		f.Close()
+	}
+}
+
+// newStdio turns the descriptors of a create or exec into the process's
+// stdio and extra files, and the ends the agent keeps. On error it has
+// closed files.
+func newStdio(mode proto.StdioMode, terminal bool, files []*os.File) (*procStdio, error) {
 	switch {
+	case mode == proto.StdioStream:
+		p, err := streamStdio(terminal)
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		p.extra = files
+		return p, nil
 	case terminal:
 		m, slave, err := openPty()
 		if err != nil {
-			return io, nil, nil, err
+			closeFiles(files)
+			return nil, err
 		}
-		io = [3]*os.File{slave, slave, slave}
-		return io, m, files, nil
+		return &procStdio{child: [3]*os.File{slave, slave, slave}, reply: m, extra: files}, nil
 	case mode == proto.StdioFDs:
-		return [3]*os.File{files[0], files[1], files[2]}, nil, files[3:], nil
+		return &procStdio{child: [3]*os.File{files[0], files[1], files[2]}, extra: files[3:]}, nil
 	case mode == proto.StdioNull:
 		n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 		if err != nil {
-			return io, nil, nil, err
+			closeFiles(files)
+			return nil, err
 		}
-		return [3]*os.File{n, n, n}, nil, files, nil
+		return &procStdio{child: [3]*os.File{n, n, n}, extra: files}, nil
 	}
-	return io, nil, nil, proto.Errorf(proto.CodeUnsupported, "stdio mode %q is not supported by this agent", mode)
+	closeFiles(files)
+	return nil, proto.Errorf(proto.CodeUnsupported, "stdio mode %q is not supported by this agent", mode)
 }
 
 func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File, error) {
@@ -205,6 +397,10 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	if spec.Process == nil {
 		closeFiles(files)
 		return nil, nil, proto.Errorf(proto.CodeBadRequest, "config.json has no process")
+	}
+	if a.RootfsTag != "" && s.Mounter == nil {
+		closeFiles(files)
+		return nil, nil, proto.Errorf(proto.CodeUnsupported, "rootfsTag: this agent mounts no virtio-9p shares")
 	}
 	s.mu.Lock()
 	if s.containers == nil {
@@ -221,33 +417,46 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	s.containers[a.ID] = c
 	s.mu.Unlock()
 
-	io, master, extra, err := stdio(a.Stdio, a.Terminal, files)
+	pio, err := newStdio(a.Stdio, a.Terminal, files)
 	if err != nil {
-		closeFiles(files)
 		s.forget(a.ID)
 		return nil, nil, err
 	}
-	defer closeFiles(uniq(io[:]...))
-	defer closeFiles(extra)
+	defer pio.closeChild()
 	if s.InheritNamespaces {
 		inheritNamespaces(&spec)
 	}
 	if a.Rootfs != "" && spec.Root != nil {
 		spec.Root.Path = a.Rootfs
 	}
+	var rootfs string
+	if a.RootfsTag != "" {
+		if spec.Root == nil {
+			spec.Root = &specs.Root{}
+		}
+		if rootfs, err = s.mountRootfs(a.ID, a.RootfsTag, spec.Root.Readonly); err != nil {
+			pio.closeOurs()
+			s.forget(a.ID)
+			return nil, nil, proto.Errorf(proto.CodeFailed, "%v", err)
+		}
+		spec.Root.Path = rootfs
+	}
 	state := func(status string, pid int) []byte {
 		b, _ := json.Marshal(&specs.State{Version: specs.Version, ID: a.ID, Status: specs.ContainerState(status),
 			Pid: pid, Bundle: a.Bundle, Annotations: a.Annotations})
 		return b
 	}
-	cont, err := container.Create(container.Options{
+	cont, err := s.runtime().Create(container.Options{
 		ID: a.ID, Bundle: a.Bundle, Spec: &spec,
-		Stdin: io[0], Stdout: io[1], Stderr: io[2], Terminal: a.Terminal,
-		ExtraFiles: extra, InitCommand: s.InitCommand, State: state,
+		Stdin: pio.child[0], Stdout: pio.child[1], Stderr: pio.child[2], Terminal: a.Terminal,
+		ExtraFiles: pio.extra, InitCommand: s.InitCommand, State: state, Reaper: s.Reaper,
 	})
 	if err != nil {
-		if master != nil {
-			master.Close()
+		pio.closeOurs()
+		if rootfs != "" {
+			if uerr := s.unmountRootfs(a.ID, rootfs); uerr != nil {
+				s.logf("container %s: %v", a.ID, uerr)
+			}
 		}
 		s.forget(a.ID)
 		return nil, nil, proto.Errorf(proto.CodeFailed, "%v", err)
@@ -255,12 +464,15 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	s.mu.Lock()
 	c.c = cont
 	c.status = specs.StateCreated
+	c.term = pio.term
+	c.rootfs = rootfs
+	s.addStreams(a.ID, "", pio.streams)
 	s.mu.Unlock()
-	go s.reap(c)
+	s.goFunc(func() { s.reap(c) })
 	s.logf("container %s created, pid %d", a.ID, cont.Pid())
 	var out []*os.File
-	if master != nil {
-		out = []*os.File{master}
+	if pio.reply != nil {
+		out = []*os.File{pio.reply}
 	}
 	return &proto.CreateResult{Pid: cont.Pid()}, out, nil
 }
@@ -328,7 +540,7 @@ func (s *Server) start(c *ctr) error {
 }
 
 func (s *Server) signal(a *proto.SignalArgs) error {
-	c, err := s.get(a.ID)
+	c, err := s.getCreated(a.ID)
 	if err != nil {
 		return err
 	}
@@ -336,11 +548,18 @@ func (s *Server) signal(a *proto.SignalArgs) error {
 	if a.Exec != "" {
 		s.mu.Lock()
 		e := c.execs[a.Exec]
+		var p procHandle
+		if e != nil {
+			p = e.p
+		}
 		s.mu.Unlock()
 		if e == nil {
 			return proto.Errorf(proto.CodeNotFound, "container %s has no exec %s", a.ID, a.Exec)
 		}
-		return e.p.Signal(sig)
+		if p == nil {
+			return proto.Errorf(proto.CodeState, "exec %s of container %s is being started", a.Exec, a.ID)
+		}
+		return p.Signal(sig)
 	}
 	s.mu.Lock()
 	stopped := c.status == specs.StateStopped || c.status == specs.StateCreating
@@ -377,7 +596,7 @@ func (s *Server) wait(c *ctr, exec string) (any, []*os.File, error) {
 }
 
 func (s *Server) exec(a *proto.ExecArgs, files []*os.File) (any, []*os.File, error) {
-	c, err := s.get(a.ID)
+	c, err := s.getCreated(a.ID)
 	if err != nil {
 		closeFiles(files)
 		return nil, nil, err
@@ -406,27 +625,25 @@ func (s *Server) exec(a *proto.ExecArgs, files []*os.File) (any, []*os.File, err
 		closeFiles(files)
 		return nil, nil, proto.Errorf(proto.CodeExists, "container %s already has an exec %s", a.ID, a.Exec)
 	}
-	io, master, extra, err := stdio(a.Stdio, a.Terminal, files)
+	pio, err := newStdio(a.Stdio, a.Terminal, files)
 	if err != nil {
-		closeFiles(files)
 		s.dropExec(c, a.Exec)
 		return nil, nil, err
 	}
-	defer closeFiles(uniq(io[:]...))
-	defer closeFiles(extra)
-	proc, err := c.c.Exec(&p, io[0], io[1], io[2], a.Terminal)
+	defer pio.closeChild() // container.Exec takes no extra descriptors: they are dropped, as before
+	proc, err := c.c.Exec(&p, pio.child[0], pio.child[1], pio.child[2], a.Terminal)
 	if err != nil {
-		if master != nil {
-			master.Close()
-		}
+		pio.closeOurs()
 		s.dropExec(c, a.Exec)
 		return nil, nil, proto.Errorf(proto.CodeFailed, "exec in container %s: %v", a.ID, err)
 	}
 	s.mu.Lock()
 	e := c.execs[a.Exec]
 	e.p = proc
+	e.term = pio.term
+	s.addStreams(a.ID, a.Exec, pio.streams)
 	s.mu.Unlock()
-	go func() {
+	s.goFunc(func() {
 		ws, err := proc.Wait()
 		res := waitResult(ws)
 		if err != nil {
@@ -434,12 +651,12 @@ func (s *Server) exec(a *proto.ExecArgs, files []*os.File) (any, []*os.File, err
 		}
 		e.exit = res
 		close(e.done)
-	}()
+	})
 	var out []*os.File
-	if master != nil {
-		out = []*os.File{master}
+	if pio.reply != nil {
+		out = []*os.File{pio.reply}
 	}
-	return &proto.CreateResult{Pid: proc.Pid}, out, nil
+	return &proto.CreateResult{Pid: proc.PID()}, out, nil
 }
 
 func (s *Server) dropExec(c *ctr, name string) {
@@ -448,8 +665,51 @@ func (s *Server) dropExec(c *ctr, name string) {
 	s.mu.Unlock()
 }
 
+// resize sets the window size of a terminal the agent holds (one made
+// for StdioStream); with StdioFDs the caller holds the master and resizes
+// it itself.
 func (s *Server) resize(a *proto.ResizeArgs) error {
-	return proto.Errorf(proto.CodeUnsupported, "resize: the terminal belongs to the caller in this sandbox")
+	c, err := s.getCreated(a.ID)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	term := c.term
+	var e *execProc
+	if a.Exec != "" {
+		if e = c.execs[a.Exec]; e != nil {
+			term = e.term
+		}
+	}
+	s.mu.Unlock()
+	if a.Exec != "" && e == nil {
+		return proto.Errorf(proto.CodeNotFound, "container %s has no exec %s", a.ID, a.Exec)
+	}
+	if term == nil {
+		return proto.Errorf(proto.CodeUnsupported, "resize: %s has no terminal held by the agent (with stdio %q the caller holds it)",
+			procName(a.ID, a.Exec), proto.StdioFDs)
+	}
+	rc, err := term.SyscallConn()
+	if err != nil {
+		return proto.Errorf(proto.CodeFailed, "resize %s: %v", procName(a.ID, a.Exec), err)
+	}
+	ws := &unix.Winsize{Row: a.Height, Col: a.Width}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) { ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) }); err != nil {
+		ioErr = err
+	}
+	if ioErr != nil {
+		return proto.Errorf(proto.CodeFailed, "resize %s: TIOCSWINSZ: %v", procName(a.ID, a.Exec), ioErr)
+	}
+	return nil
+}
+
+// procName names a container's process, or one of its execs, in errors.
+func procName(id, exec string) string {
+	if exec == "" {
+		return "container " + id
+	}
+	return "exec " + exec + " of container " + id
 }
 
 func (s *Server) freeze(c *ctr, pause bool) error {
@@ -472,6 +732,8 @@ func (s *Server) freeze(c *ctr, pause bool) error {
 	return nil
 }
 
+// delete kills what is left of the container and releases what the
+// agent holds for it: unattached streams, terminals, the 9p rootfs.
 func (s *Server) delete(c *ctr) error {
 	s.mu.Lock()
 	st := c.status
@@ -484,7 +746,21 @@ func (s *Server) delete(c *ctr) error {
 			return proto.Errorf(proto.CodeFailed, "container %s did not die within 10 s of SIGKILL", c.id)
 		}
 	}
-	s.forget(c.id)
+	s.mu.Lock()
+	delete(s.containers, c.id)
+	terms := []*os.File{c.term}
+	for _, e := range c.execs {
+		terms = append(terms, e.term)
+	}
+	s.mu.Unlock()
+	closeFiles(terms)
+	s.dropStreams(c.id)
+	if c.rootfs != "" {
+		if err := s.unmountRootfs(c.id, c.rootfs); err != nil {
+			return proto.Errorf(proto.CodeFailed, "container %s deleted, but %v", c.id, err)
+		}
+	}
+	s.logf("container %s deleted", c.id)
 	return nil
 }
 
@@ -514,3 +790,60 @@ func inheritNamespaces(spec *specs.Spec) {
 	spec.Linux.Namespaces = out
 	spec.Linux.UIDMappings, spec.Linux.GIDMappings = nil, nil
 }
+
+// The container code behind the Server, as interfaces so that unit tests
+// can stand in a plain process for a container (creating one needs root
+// and a root file system).
+type (
+	containerRuntime interface {
+		Create(o container.Options) (ctrHandle, error)
+	}
+	ctrHandle interface {
+		Pid() int
+		Start() error
+		Wait() (unix.WaitStatus, error)
+		Signal(sig unix.Signal) error
+		SignalAll(sig unix.Signal) error
+		Pids() ([]int, error)
+		Pause() error
+		Resume() error
+		Exec(p *specs.Process, stdin, stdout, stderr *os.File, terminal bool) (procHandle, error)
+	}
+	procHandle interface {
+		PID() int
+		Wait() (unix.WaitStatus, error)
+		Signal(sig unix.Signal) error
+	}
+)
+
+func (s *Server) runtime() containerRuntime {
+	if s.rt != nil {
+		return s.rt
+	}
+	return realRuntime{}
+}
+
+// realRuntime is agent/container.
+type realRuntime struct{}
+
+func (realRuntime) Create(o container.Options) (ctrHandle, error) {
+	c, err := container.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	return realContainer{c}, nil
+}
+
+type realContainer struct{ *container.Container }
+
+func (c realContainer) Exec(p *specs.Process, stdin, stdout, stderr *os.File, terminal bool) (procHandle, error) {
+	pr, err := c.Container.Exec(p, stdin, stdout, stderr, terminal)
+	if err != nil {
+		return nil, err
+	}
+	return realProcess{pr}, nil
+}
+
+type realProcess struct{ *container.Process }
+
+func (p realProcess) PID() int { return p.Pid }

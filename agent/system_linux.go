@@ -150,3 +150,14 @@ func describeStatus(ws unix.WaitStatus) string {
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
 }
+
+var _ Mounter = (*linuxSystem)(nil)
+
+// Unmount detaches the file system on target (MNT_DETACH: anything still
+// using it keeps it until done).
+func (s *linuxSystem) Unmount(target string) error {
+	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+		return &os.PathError{Op: "umount", Path: target, Err: err}
+	}
+	return nil
+}

@@ -120,11 +120,17 @@ const (
 type CreateArgs struct {
 	ID     string `json:"id"`
 	Bundle string `json:"bundle"` // the bundle's path as the agent sees it
-	// Rootfs, when set, replaces the bundle's root.path (the vm sandbox's
-	// 9p mount of the bundle's rootfs).
-	Rootfs string          `json:"rootfs,omitempty"`
-	Spec   json.RawMessage `json:"spec"` // config.json
-	Stdio  StdioMode       `json:"stdio"`
+	// Rootfs, when set, replaces the bundle's root.path with a path the
+	// agent can reach.
+	Rootfs string `json:"rootfs,omitempty"`
+	// RootfsTag (1.1), when set, names a virtio-9p share (its mount tag)
+	// holding the container's root file system: the agent mounts it on a
+	// directory of its own (read-only when spec.root.readonly) and uses
+	// that as the root, and unmounts it at OpDelete (the vm sandbox). Not
+	// together with Rootfs.
+	RootfsTag string          `json:"rootfsTag,omitempty"`
+	Spec      json.RawMessage `json:"spec"` // config.json
+	Stdio     StdioMode       `json:"stdio"`
 	// Terminal: the agent makes a pty; with StdioFDs the response carries
 	// its master, with StdioStream the client streams it.
 	Terminal bool `json:"terminal,omitempty"`
@@ -195,9 +201,25 @@ type ResizeArgs struct {
 
 // Limits on what a request may name.
 const (
-	MaxIDLen = 1024
-	MaxPath  = 4096
+	MaxIDLen  = 1024
+	MaxPath   = 4096
+	MaxTagLen = 255 // a virtio-9p mount tag
 )
+
+// ValidTag reports whether tag can name a virtio-9p share: 1 to MaxTagLen
+// letters, digits, '.', '_' and '-' (the VMM's virtio/p9 rule).
+func ValidTag(tag string) error {
+	if tag == "" || len(tag) > MaxTagLen {
+		return fmt.Errorf("rootfs tag must be 1 to %d bytes", MaxTagLen)
+	}
+	for _, r := range tag {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)
+		if !ok {
+			return fmt.Errorf("invalid rootfs tag %q: only letters, digits and . _ - are allowed", clip(tag))
+		}
+	}
+	return nil
+}
 
 // ValidID reports whether id can name a container or an exec: runc's rule
 // (letters, digits, and _ + - .), at most MaxIDLen bytes.
@@ -274,6 +296,14 @@ func validateArgs(r *Request, args any) error {
 		}
 		if a.Bundle == "" || len(a.Bundle) > MaxPath || len(a.Rootfs) > MaxPath {
 			return fmt.Errorf("bundle path empty or longer than %d bytes", MaxPath)
+		}
+		if a.RootfsTag != "" {
+			if a.Rootfs != "" {
+				return fmt.Errorf("rootfs and rootfsTag are exclusive")
+			}
+			if err := ValidTag(a.RootfsTag); err != nil {
+				return err
+			}
 		}
 		if !isObject(a.Spec) {
 			return fmt.Errorf("spec is not a JSON object")

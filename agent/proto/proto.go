@@ -32,7 +32,14 @@ import (
 
 // Version is this build's protocol version. Peers must agree on Major; a
 // newer Minor only adds optional fields and operations.
-var Version = ProtocolVersion{Major: 1, Minor: 0}
+// 1.1 added CreateArgs.RootfsTag and the vm sandbox's vsock port.
+var Version = ProtocolVersion{Major: 1, Minor: 1}
+
+// VsockPort is the vsock port hull-agent serves this protocol on in a
+// microVM (reached through the VMM's hybrid vsock socket with
+// "CONNECT 1025\n"). Port 1024 keeps the agent's line protocol (ping,
+// version, poweroff).
+const VsockPort uint32 = 1025
 
 // ProtocolVersion is major.minor.
 type ProtocolVersion struct {

@@ -106,6 +106,10 @@ func TestValidate(t *testing.T) {
 		{"create no spec", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Bundle: "/b", Stdio: StdioNull})}, CodeBadRequest},
 		{"create no bundle", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Spec: spec, Stdio: StdioNull})}, CodeBadRequest},
 		{"too many fds", Request{Op: OpCreate, FDs: MaxFDs + 1, Args: args(CreateArgs{ID: "c", Bundle: "/b", Spec: spec, Stdio: StdioNull})}, CodeBadRequest},
+		{"create rootfs tag", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: "hull-rootfs_1.c", Spec: spec, Stdio: StdioStream})}, ""},
+		{"create bad rootfs tag", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: "a,b", Spec: spec, Stdio: StdioStream})}, CodeBadRequest},
+		{"create long rootfs tag", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: strings.Repeat("t", MaxTagLen+1), Spec: spec, Stdio: StdioStream})}, CodeBadRequest},
+		{"create rootfs and tag", Request{Op: OpCreate, Args: args(CreateArgs{ID: "c", Bundle: "/b", Rootfs: "/r", RootfsTag: "t", Spec: spec, Stdio: StdioStream})}, CodeBadRequest},
 		{"exec", Request{Op: OpExec, Args: args(ExecArgs{ID: "c", Exec: "e1", Process: spec, Stdio: StdioNull})}, ""},
 		{"exec no name", Request{Op: OpExec, Args: args(ExecArgs{ID: "c", Process: spec, Stdio: StdioNull})}, CodeBadRequest},
 	}
@@ -253,5 +257,21 @@ func TestUnclaimedDescriptorsClosed(t *testing.T) {
 	// Every write end is closed now, so the read end sees EOF at once.
 	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("pipe read %d, %v: the passed write end leaked", n, err)
+	}
+}
+
+// TestVersion11: 1.1 is a minor step (RootfsTag, VsockPort); the new
+// field is left out of requests that do not set it, so they read as 1.0.
+func TestVersion11(t *testing.T) {
+	if Version != (ProtocolVersion{Major: 1, Minor: 1}) || VsockPort != 1025 {
+		t.Fatalf("Version %s, VsockPort %d", Version, VsockPort)
+	}
+	b, _ := json.Marshal(CreateArgs{ID: "c", Bundle: "/b", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
+	if strings.Contains(string(b), "rootfsTag") {
+		t.Errorf("unset RootfsTag encoded: %s", b)
+	}
+	b, _ = json.Marshal(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: "t", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
+	if !strings.Contains(string(b), `"rootfsTag":"t"`) {
+		t.Errorf("RootfsTag encoded as %s", b)
 	}
 }
