@@ -3,6 +3,7 @@ module github.com/hullvm/hull
 go 1.26.8
 
 require (
+	github.com/hugelgupf/p9 v0.3.0
 	github.com/mdlayher/vsock v1.4.0
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/u-root/u-root v0.16.0

@@ -34,11 +34,13 @@ type Config struct {
 
 	// Disks are virtio-blk disks, in order (the guest's vda, vdb, ...);
 	// Nets virtio-net devices on TAP interfaces after them (eth0, ...;
-	// vmm/net.go); RNG adds a virtio-rng device after those
+	// vmm/net.go); Shares virtio-9p host directories after those
+	// (vmm/share.go); RNG adds a virtio-rng device after them all
 	// (vmm/virtio.go).
-	Disks []Disk
-	Nets  []Net
-	RNG   bool
+	Disks  []Disk
+	Nets   []Net
+	Shares []Share
+	RNG    bool
 	// Vsock adds a virtio-vsock device with a Firecracker-style hybrid
 	// host side (vmm/vsock.go); nil: none.
 	Vsock *Vsock

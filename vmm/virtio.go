@@ -21,7 +21,8 @@ type Disk struct {
 
 // virtioDev is one virtio-mmio device of the VM, in slot order: disks
 // first (vda, vdb, ... in Config.Disks order), then the network devices
-// (eth0, eth1, ... in Config.Nets order), the RNG, vsock.
+// (eth0, eth1, ... in Config.Nets order), the 9p shares (in
+// Config.Shares order), the RNG, vsock.
 type virtioDev struct {
 	name    string
 	dev     virtio.Device
@@ -35,7 +36,7 @@ type virtioDev struct {
 
 // checkVirtio validates the virtio part of a configuration.
 func checkVirtio(c *Config) error {
-	n := len(c.Disks) + len(c.Nets)
+	n := len(c.Disks) + len(c.Nets) + len(c.Shares)
 	if c.RNG {
 		n++
 	}
@@ -49,6 +50,9 @@ func checkVirtio(c *Config) error {
 		if d.Path == "" {
 			return fmt.Errorf("%w: disk %d has no path", ErrConfig, i)
 		}
+	}
+	if err := checkShares(c.Shares); err != nil {
+		return err
 	}
 	return checkNets(c.Nets)
 }
@@ -67,6 +71,9 @@ func (m *machine) openVirtio() error {
 		m.virtio = append(m.virtio, &virtioDev{name: fmt.Sprintf("blk%d", i), dev: disk, close: disk.Close})
 	}
 	if err := m.openNets(); err != nil {
+		return err
+	}
+	if err := m.openShares(); err != nil {
 		return err
 	}
 	if m.cfg.RNG {

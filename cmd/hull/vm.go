@@ -57,6 +57,11 @@ func vmBoot(args []string) int {
 		cfg.Nets = append(cfg.Nets, n)
 		return err
 	})
+	fs.Func("share", "virtio-9p share tag=NAME,path=DIR[,ro] of a host directory (a container rootfs): the guest mounts it with mount -t 9p -o trans=virtio,version=9p2000.L NAME MOUNTPOINT; nothing outside DIR is reachable, ro refuses every change; repeat for more", func(s string) error {
+		sh, err := parseShare(s)
+		cfg.Shares = append(cfg.Shares, sh)
+		return err
+	})
 	fs.BoolVar(&cfg.RNG, "rng", false, "add a virtio-rng device (the guest's /dev/hwrng)")
 	fs.Func("vsock", "virtio-vsock cid=N,uds=PATH: host programs connect to PATH and send \"CONNECT <port>\\n\"; guest connections to host port P go to PATH_P (Firecracker's hybrid vsock)", func(s string) error {
 		v, err := parseVsock(s)
