@@ -48,7 +48,11 @@ func (r *Runtime) sandbox(name string) (Sandbox, error) {
 		}
 		return &processSandbox{self: self}, nil
 	case SandboxVM:
-		return nil, ErrNoVMSandbox
+		self := r.Self
+		if self == "" {
+			self = "/proc/self/exe"
+		}
+		return &vmSandbox{self: self}, nil
 	}
 	return nil, fmt.Errorf("unknown sandbox %q", name)
 }
@@ -546,8 +550,17 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (proto.WaitRe
 	name := fmt.Sprintf("exec-%d-%d", os.Getpid(), time.Now().UnixNano())
 	args := &proto.ExecArgs{ID: id, Exec: name, Process: raw, Stdio: proto.StdioFDs, Terminal: p.Terminal,
 		ExtraFDs: len(o.ExtraFiles)}
+	vm := rec.Sandbox == SandboxVM
+	if vm {
+		// No descriptors cross into a VM: stdio goes over stream
+		// connections, relayed by this process until the exec ends.
+		if p.Terminal || o.Detach || len(o.ExtraFiles) > 0 {
+			return proto.WaitResult{}, fmt.Errorf("the vm sandbox's exec supports neither --tty, --detach nor --preserve-fds yet")
+		}
+		args.Stdio = proto.StdioStream
+	}
 	var files []*os.File
-	if !p.Terminal {
+	if !p.Terminal && !vm {
 		files = append(files, o.Stdio[:]...)
 	}
 	files = append(files, o.ExtraFiles...)
@@ -573,9 +586,19 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (proto.WaitRe
 	if o.Detach {
 		return proto.WaitResult{}, nil
 	}
+	var drain func(time.Duration) bool
+	if vm {
+		sb, _ := r.sandbox(SandboxVM)
+		if drain, err = attachStreams(sb, r.store().dir(id), id, name, o.Stdio[0], o.Stdio[1], o.Stdio[2]); err != nil {
+			return proto.WaitResult{}, err
+		}
+	}
 	var w proto.WaitResult
 	if _, err := cl.Call(proto.OpWait, &proto.IDArgs{ID: id, Exec: name}, &w); err != nil {
 		return proto.WaitResult{}, err
+	}
+	if drain != nil {
+		drain(10 * time.Second)
 	}
 	return w, nil
 }

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -59,9 +58,6 @@ const (
 
 // AnnotationSandbox chooses the sandbox in config.json's annotations.
 const AnnotationSandbox = "hull.sandbox"
-
-// ErrNoVMSandbox is what choosing the vm sandbox says until it exists.
-var ErrNoVMSandbox = errors.New("the vm sandbox is not implemented yet: choose the process sandbox explicitly (--sandbox=process, annotation hull.sandbox=process, or \"sandbox\": \"process\" in /etc/hull/config.json)")
 
 // processSandbox runs the agent as a host process: `hull __agent` (the
 // same agent code as in a guest), reached over a Unix socket in the

@@ -59,6 +59,8 @@ func run(args []string) int {
 		case initCommand:
 			container.Seccomp = seccomp.Install
 			container.InitMain() // never returns
+		case runtime.VMSandboxCommand:
+			return runtime.VMSandboxMain(args[1:])
 		case runtime.AgentCommand:
 			return agent.ProcessSandboxMain(args[1:], []string{"/proc/self/exe", initCommand})
 		}

@@ -1,0 +1,267 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent"
+	"github.com/hullvm/hull/agent/proto"
+	"github.com/hullvm/hull/guestimage"
+	"github.com/hullvm/hull/vmm"
+)
+
+// VMSandboxMain is the vm sandbox's host process (`hull __vm-sandbox`),
+// started by `hull create` with the container's stdio as its own, the
+// create report pipe as fd 3 and <dir>/vm.log as fd 4. It returns the exit
+// status: the container's.
+func VMSandboxMain(args []string) int {
+	fs := flag.NewFlagSet(VMSandboxCommand, flag.ContinueOnError)
+	id := fs.String("id", "", "container id")
+	dir := fs.String("dir", "", "the container's state directory")
+	bundle := fs.String("bundle", "", "the bundle")
+	if err := fs.Parse(args); err != nil || *id == "" || *dir == "" || *bundle == "" {
+		fmt.Fprintln(os.Stderr, "hull __vm-sandbox: internal command of the vm sandbox; started by `hull create`")
+		return 2
+	}
+	report := os.NewFile(vmReportFD, "report")
+	logw := os.NewFile(vmLogFD, "vm.log")
+	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, start: time.Now(),
+		log: log.New(logw, "hull-vm["+*id+"] ", log.LstdFlags|log.Lmicroseconds)}
+	pid, err := h.create()
+	if err != nil {
+		h.log.Printf("create failed: %v", err)
+		h.stopVM()
+		json.NewEncoder(report).Encode(&vmReport{Error: err.Error()})
+		report.Close()
+		return 1
+	}
+	json.NewEncoder(report).Encode(&vmReport{ContainerPid: pid})
+	report.Close()
+	return h.run()
+}
+
+type vmHost struct {
+	id, dir, bundle string
+	start           time.Time
+	log             *log.Logger
+	sb              vmSandbox
+	cancel          context.CancelFunc
+	vmDone          chan vmResult
+	drain           func(time.Duration) bool
+}
+
+type vmResult struct {
+	exit *vmm.Exit
+	err  error
+}
+
+func (h *vmHost) phase(what string) {
+	h.log.Printf("timeline %s: %v", what, time.Since(h.start).Round(time.Microsecond))
+}
+
+// create boots the VM, waits for the agent and has it create the
+// container, with the container's stdio attached to ours.
+func (h *vmHost) create() (int, error) {
+	raw, err := os.ReadFile(filepath.Join(h.dir, "config.json"))
+	if err != nil {
+		return 0, err
+	}
+	spec, err := readSpec(h.dir)
+	if err != nil {
+		return 0, err
+	}
+	mem, cpus, err := vmSize(spec)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkHostMemory(mem); err != nil {
+		return 0, err
+	}
+	kernel, initrd, err := guestimage.Default()
+	if err != nil {
+		return 0, err
+	}
+	console, err := os.OpenFile(filepath.Join(h.dir, "console.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "hull"
+	}
+	cfg := vmm.Config{
+		Kernel: kernel, Initrd: initrd, MemMiB: mem, CPUs: cpus,
+		Cmdline:     "console=ttyS0 reboot=k panic=-1 quiet hull.hostname=" + hostname,
+		Console:     console,
+		ReadyMarker: agent.ReadyLine,
+		Vsock:       &vmm.Vsock{CID: 3, UDSPath: filepath.Join(h.dir, vsockFile)},
+		Shares:      []vmm.Share{{Tag: rootfsTag, Path: rootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly}},
+		Start:       h.start,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.vmDone = make(chan vmResult, 1)
+	go func() {
+		exit, err := vmm.Run(ctx, cfg)
+		console.Close()
+		h.vmDone <- vmResult{exit, err}
+	}()
+	h.phase("vmm started")
+	cl, err := h.waitAgent()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	h.phase("agent ready")
+	var res proto.CreateResult
+	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream,
+		RootfsTag: rootfsTag, Annotations: spec.Annotations}
+	if _, err := cl.Call(proto.OpCreate, args, &res); err != nil {
+		return 0, err
+	}
+	h.drain, err = attachStreams(&h.sb, h.dir, h.id, "", os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		return 0, err
+	}
+	h.phase("container created")
+	return res.Pid, nil
+}
+
+// waitAgent connects to the agent's port until it answers, the VM stops
+// or bootTimeout passes.
+func (h *vmHost) waitAgent() (*proto.Client, error) {
+	deadline := time.Now().Add(bootTimeout)
+	for {
+		select {
+		case r := <-h.vmDone:
+			h.vmDone <- r
+			return nil, fmt.Errorf("the VM stopped before its agent answered: %v", describeVMEnd(r))
+		default:
+		}
+		if c, err := h.sb.Dial(h.dir); err == nil {
+			cl, err := proto.NewClient(c)
+			if err == nil {
+				return cl, nil
+			}
+			h.log.Printf("agent hello: %v", err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the guest's agent did not answer within %v (console: %s)", bootTimeout, filepath.Join(h.dir, "console.log"))
+		}
+		time.Sleep(agentRetryMS * time.Millisecond)
+	}
+}
+
+func describeVMEnd(r vmResult) string {
+	if r.err != nil {
+		return r.err.Error()
+	}
+	if r.exit != nil {
+		return r.exit.String()
+	}
+	return "no reason"
+}
+
+// run serves the started container until it exits: signals go on to it;
+// when it has exited and its output is delivered, the VM powers off and
+// the container's status is returned.
+func (h *vmHost) run() int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	go func() {
+		for s := range sigs {
+			sig, ok := s.(unix.Signal)
+			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE || sig == unix.SIGWINCH {
+				continue
+			}
+			if err := h.call(proto.OpSignal, &proto.SignalArgs{ID: h.id, Signal: int(sig)}, nil); err != nil {
+				h.log.Printf("forwarding %v: %v", sig, err)
+			}
+		}
+	}()
+	waited := make(chan proto.WaitResult, 1)
+	go func() {
+		var w proto.WaitResult
+		if err := h.call(proto.OpWait, &proto.IDArgs{ID: h.id}, &w); err != nil {
+			h.log.Printf("wait: %v", err)
+			w = proto.WaitResult{Status: 255}
+		}
+		waited <- w
+	}()
+	var w proto.WaitResult
+	select {
+	case w = <-waited:
+	case r := <-h.vmDone:
+		h.log.Printf("the VM stopped while the container ran: %s", describeVMEnd(r))
+		return 255
+	}
+	h.phase(fmt.Sprintf("container exited (%s)", w))
+	if h.drain != nil && !h.drain(10*time.Second) {
+		h.log.Printf("the container's output did not end within 10 s of its exit")
+	}
+	h.stopVM()
+	return w.Status
+}
+
+func (h *vmHost) call(op proto.Op, args, result any) error {
+	c, err := h.sb.Dial(h.dir)
+	if err != nil {
+		return err
+	}
+	cl, err := proto.NewClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = cl.Call(op, args, result)
+	return err
+}
+
+// stopVM asks the agent to power the VM off and waits for the VMM; a VM
+// that does not stop in time is stopped by cancelling it.
+func (h *vmHost) stopVM() {
+	if h.vmDone == nil {
+		return
+	}
+	if err := h.call(proto.OpShutdown, nil, nil); err != nil && !errors.Is(err, os.ErrClosed) {
+		h.log.Printf("shutdown request: %v", err)
+	}
+	select {
+	case r := <-h.vmDone:
+		h.log.Printf("VM stopped: %s", describeVMEnd(r))
+	case <-time.After(10 * time.Second):
+		h.cancel()
+		r := <-h.vmDone
+		h.log.Printf("VM cancelled after 10 s: %s", describeVMEnd(r))
+	}
+	h.phase("vm stopped")
+}
+
+// checkHostMemory refuses a VM larger than the host's memory.
+func checkHostMemory(mib int) error {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return nil // cannot tell; vmm's mmap will say
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseUint(f[1], 10, 64)
+			if err == nil && uint64(mib)<<10 > kb {
+				return fmt.Errorf("%w: the VM would need %d MiB, the host has %d MiB", ErrBadConfig, mib, kb>>10)
+			}
+		}
+	}
+	return nil
+}

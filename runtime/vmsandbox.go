@@ -1,0 +1,269 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullvm/hull/agent/proto"
+)
+
+// The vm sandbox (DESIGN.md §2): each container gets a microVM booted from
+// the default guest image. Its host process is `hull __vm-sandbox`, the
+// VMM: it boots the VM with a virtio-vsock device (hybrid socket
+// <dir>/vsock.sock) and the bundle's rootfs as a virtio-9p share, has
+// hull-agent create the container, relays the container's stdio over
+// stream connections, forwards signals, and exits with the container's
+// status. Other commands reach the agent through the same vsock socket
+// ("CONNECT 1025").
+
+// VMSandboxCommand is the hidden verb of the vm sandbox's host process.
+const VMSandboxCommand = "__vm-sandbox"
+
+const (
+	vsockFile    = "vsock.sock"
+	rootfsTag    = "rootfs"
+	vmReportFD   = 3 // the VMM process reports the create's outcome here
+	vmLogFD      = 4 // and logs here (<dir>/vm.log)
+	bootTimeout  = 120 * time.Second
+	maxSunPath   = 107
+	agentRetryMS = 20
+)
+
+type vmSandbox struct{ self string }
+
+func (v *vmSandbox) Name() string { return SandboxVM }
+
+// vmReport is the VMM process's one message to hull create.
+type vmReport struct {
+	ContainerPid int    `json:"containerPid,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
+	if req.Spec.Process.Terminal {
+		return nil, fmt.Errorf("%w: the vm sandbox does not support process.terminal yet", ErrBadConfig)
+	}
+	if len(req.ExtraFiles) > 0 {
+		return nil, fmt.Errorf("the vm sandbox cannot pass --preserve-fds descriptors into a VM")
+	}
+	if p := filepath.Join(req.Dir, vsockFile); len(p) > maxSunPath {
+		return nil, fmt.Errorf("the VM's vsock socket %s is longer than a Unix socket path may be (%d bytes): use a shorter --root", p, maxSunPath)
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	logf, err := os.OpenFile(filepath.Join(req.Dir, "vm.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		wr.Close()
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(v.self, VMSandboxCommand, "--id", req.ID, "--dir", req.Dir, "--bundle", req.Bundle)
+	cmd.Dir = "/"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = req.Stdio[0], req.Stdio[1], req.Stdio[2]
+	cmd.ExtraFiles = []*os.File{wr, logf} // fds 3 and 4
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	wr.Close()
+	if err != nil {
+		return nil, fmt.Errorf("starting the VMM: %w", err)
+	}
+	out := &Created{Process: cmd.Process}
+	// The VMM writes one line, or dies (EOF): either way this returns.
+	line, err := bufio.NewReader(io.LimitReader(rd, 64<<10)).ReadString('\n')
+	var rep vmReport
+	if jerr := json.Unmarshal([]byte(line), &rep); jerr != nil {
+		return out, vmError(fmt.Errorf("the VMM exited before the container was created (%v)", firstErr(err, jerr)), req.Dir)
+	}
+	if rep.Error != "" {
+		return out, errors.New(rep.Error)
+	}
+	out.ContainerPid = rep.ContainerPid
+	return out, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// vmError adds the last line of vm.log to err.
+func vmError(err error, dir string) error {
+	b, _ := os.ReadFile(filepath.Join(dir, "vm.log"))
+	if s := strings.TrimSpace(string(b)); s != "" {
+		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		}
+		return fmt.Errorf("%w (vm.log: %s)", err, s)
+	}
+	return err
+}
+
+func (v *vmSandbox) Dial(dir string) (net.Conn, error) {
+	return dialVsock(dir, proto.VsockPort)
+}
+
+// dialVsock connects to a guest vsock port through the VMM's hybrid
+// socket: "CONNECT <port>\n", answered "OK <hostport>\n".
+func dialVsock(dir string, port uint32) (net.Conn, error) {
+	c, err := dialIn(dir, vsockFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := fmt.Fprintf(c, "CONNECT %d\n", port); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// Byte by byte: what follows the line is the agent's.
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 64 {
+		if _, err := c.Read(b); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("vsock port %d: no answer to CONNECT: %w", port, err)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
+	}
+	if !strings.HasPrefix(string(line), "OK ") {
+		c.Close()
+		return nil, fmt.Errorf("vsock port %d: CONNECT answered %q", port, line)
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// attachStreams connects a process's stdio (StdioStream) to in, out and
+// errOut: one stream connection each. The returned function waits until
+// the agent closed stdout and stderr, i.e. all output is delivered.
+func attachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut io.Writer) (func(time.Duration) bool, error) {
+	dial := func(stream string) (net.Conn, error) {
+		c, err := sb.Dial(dir)
+		if err != nil {
+			return nil, err
+		}
+		pc := proto.NewConn(c)
+		if _, err := pc.ClientHello(proto.RoleStream, &proto.StreamID{Container: id, Exec: exec, Stream: stream}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("attaching %s: %w", stream, err)
+		}
+		return c, nil
+	}
+	var conns []net.Conn
+	fail := func(err error) (func(time.Duration) bool, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil, err
+	}
+	done := make(chan struct{}, 2)
+	for _, s := range []struct {
+		name string
+		w    io.Writer
+	}{{"stdout", out}, {"stderr", errOut}} {
+		c, err := dial(s.name)
+		if err != nil {
+			return fail(err)
+		}
+		conns = append(conns, c)
+		go func(c net.Conn, w io.Writer) {
+			io.Copy(w, c)
+			c.Close()
+			done <- struct{}{}
+		}(c, s.w)
+	}
+	c, err := dial("stdin")
+	if err != nil {
+		return fail(err)
+	}
+	go func() {
+		io.Copy(c, in)
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			c.Close()
+		}
+	}()
+	return func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		for i := 0; i < 2; i++ {
+			select {
+			case <-done:
+			case <-t.C:
+				return false
+			}
+		}
+		c.Close()
+		return true
+	}, nil
+}
+
+// vmSize is the VM for a container: the annotations hull.vm.memory_mib and
+// hull.vm.cpus, else linux.resources (memory limit plus the guest's own
+// overhead; CPU quota/period rounded up), else the defaults.
+func vmSize(s *specs.Spec) (memMiB, cpus int, err error) {
+	memMiB, cpus = DefaultVMMemMiB, 1
+	if r := resources(s); r != nil {
+		if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+			memMiB = int((*r.Memory.Limit+(1<<20)-1)>>20) + VMOverheadMiB
+		}
+		if r.CPU != nil && r.CPU.Quota != nil && *r.CPU.Quota > 0 && r.CPU.Period != nil && *r.CPU.Period > 0 {
+			cpus = int((uint64(*r.CPU.Quota) + *r.CPU.Period - 1) / *r.CPU.Period)
+		}
+	}
+	if v, ok := s.Annotations[AnnotationVMMemory]; ok {
+		if memMiB, err = strconv.Atoi(v); err != nil || memMiB < 64 {
+			return 0, 0, fmt.Errorf("%w: annotation %s=%q: want a number of MiB, at least 64", ErrBadConfig, AnnotationVMMemory, v)
+		}
+	}
+	if v, ok := s.Annotations[AnnotationVMCPUs]; ok {
+		if cpus, err = strconv.Atoi(v); err != nil || cpus < 1 {
+			return 0, 0, fmt.Errorf("%w: annotation %s=%q: want a number of vCPUs, at least 1", ErrBadConfig, AnnotationVMCPUs, v)
+		}
+	}
+	return memMiB, cpus, nil
+}
+
+func resources(s *specs.Spec) *specs.LinuxResources {
+	if s.Linux == nil {
+		return nil
+	}
+	return s.Linux.Resources
+}
+
+// VM sizing.
+const (
+	AnnotationVMMemory = "hull.vm.memory_mib"
+	AnnotationVMCPUs   = "hull.vm.cpus"
+	DefaultVMMemMiB    = 256
+	VMOverheadMiB      = 64 // guest kernel, agent and page cache beside the container's limit
+)
