@@ -3,7 +3,7 @@
 // delete, exec, ps, pause, resume), host hooks, and two sandboxes
 // (DESIGN.md §2):
 //
-//   - vm (the default, vmsandbox.go, vmhost.go): each container in its own
+//   - vm (the default, vmsandbox.go here and package vmsandbox): each container in its own
 //     microVM booted from the default guest image. Its host process
 //     (`hull __vm-sandbox`) is the VMM; the bundle's rootfs is a virtio-9p
 //     share; hull-agent, PID 1 of the guest, creates the container and is

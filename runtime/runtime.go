@@ -278,7 +278,7 @@ func (r *Runtime) Start(id string) error {
 	if err := r.store().save(rec); err != nil {
 		return err
 	}
-	if spec, err := readSpec(r.store().dir(id)); err == nil && spec.Hooks != nil {
+	if spec, err := ReadSpec(r.store().dir(id)); err == nil && spec.Hooks != nil {
 		// runtime-spec: a failing poststart hook is logged; the container runs on.
 		if err := hooks.RunAll("poststart", spec.Hooks.Poststart, stateJSON(rec)); err != nil {
 			r.log().Warn("poststart hook failed", "id", id, "err", err)
@@ -362,7 +362,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		r.kill(rec)
 	}
 	var hookErr error
-	if bundleSpec, err := readSpec(r.store().dir(id)); err == nil && bundleSpec.Hooks != nil {
+	if bundleSpec, err := ReadSpec(r.store().dir(id)); err == nil && bundleSpec.Hooks != nil {
 		st := *rec
 		st.Status = specs.StateStopped
 		hookErr = hooks.RunAll("poststop", bundleSpec.Hooks.Poststop, stateJSON(&st))
@@ -389,9 +389,9 @@ func (r *Runtime) kill(rec *Record) {
 	}
 }
 
-// readSpec reads the config a container was created with (its copy in the
-// state directory).
-func readSpec(dir string) (*specs.Spec, error) {
+// ReadSpec reads the config a container was created with (its copy in
+// the state directory dir).
+func ReadSpec(dir string) (*specs.Spec, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -589,7 +589,7 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (proto.WaitRe
 	var drain func(time.Duration) bool
 	if vm {
 		sb, _ := r.sandbox(SandboxVM)
-		if drain, err = attachStreams(sb, r.store().dir(id), id, name, o.Stdio[0], o.Stdio[1], o.Stdio[2]); err != nil {
+		if drain, err = AttachStreams(sb, r.store().dir(id), id, name, o.Stdio[0], o.Stdio[1], o.Stdio[2]); err != nil {
 			return proto.WaitResult{}, err
 		}
 	}
@@ -618,7 +618,7 @@ func (r *Runtime) Spec(id string) (*specs.Spec, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	s, err := readSpec(r.store().dir(id))
+	s, err := ReadSpec(r.store().dir(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	}

@@ -108,8 +108,8 @@ func checkOCIVersion(v string) error {
 	return nil
 }
 
-// rootfsPath is the container's root directory on the host.
-func rootfsPath(s *specs.Spec, bundle string) string {
+// RootfsPath is the container's root directory on the host.
+func RootfsPath(s *specs.Spec, bundle string) string {
 	if filepath.IsAbs(s.Root.Path) {
 		return s.Root.Path
 	}

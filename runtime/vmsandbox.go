@@ -32,22 +32,33 @@ import (
 // VMSandboxCommand is the hidden verb of the vm sandbox's host process.
 const VMSandboxCommand = "__vm-sandbox"
 
+// The vm sandbox's files and limits, shared with its host process
+// (package vmsandbox).
 const (
-	vsockFile    = "vsock.sock"
-	rootfsTag    = "rootfs"
-	vmReportFD   = 3 // the VMM process reports the create's outcome here
-	vmLogFD      = 4 // and logs here (<dir>/vm.log)
-	bootTimeout  = 120 * time.Second
+	VsockFile    = "vsock.sock"
+	RootfsTag    = "rootfs"
+	VMReportFD   = 3 // the VMM process reports the create's outcome here
+	VMLogFD      = 4 // and logs here (<dir>/vm.log)
+	BootTimeout  = 120 * time.Second
 	maxSunPath   = 107
-	agentRetryMS = 20
+	AgentRetryMS = 20
 )
 
 type vmSandbox struct{ self string }
 
+// VMSandbox returns the vm sandbox that re-executes self ("" for
+// /proc/self/exe) as its host process.
+func VMSandbox(self string) Sandbox {
+	if self == "" {
+		self = "/proc/self/exe"
+	}
+	return &vmSandbox{self: self}
+}
+
 func (v *vmSandbox) Name() string { return SandboxVM }
 
-// vmReport is the VMM process's one message to hull create.
-type vmReport struct {
+// VMReport is the VMM process's one message to hull create.
+type VMReport struct {
 	ContainerPid int    `json:"containerPid,omitempty"`
 	Error        string `json:"error,omitempty"`
 }
@@ -59,7 +70,7 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	if len(req.ExtraFiles) > 0 {
 		return nil, fmt.Errorf("the vm sandbox cannot pass --preserve-fds descriptors into a VM")
 	}
-	if p := filepath.Join(req.Dir, vsockFile); len(p) > maxSunPath {
+	if p := filepath.Join(req.Dir, VsockFile); len(p) > maxSunPath {
 		return nil, fmt.Errorf("the VM's vsock socket %s is longer than a Unix socket path may be (%d bytes): use a shorter --root", p, maxSunPath)
 	}
 	rd, wr, err := os.Pipe()
@@ -86,7 +97,7 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	out := &Created{Process: cmd.Process}
 	// The VMM writes one line, or dies (EOF): either way this returns.
 	line, err := bufio.NewReader(io.LimitReader(rd, 64<<10)).ReadString('\n')
-	var rep vmReport
+	var rep VMReport
 	if jerr := json.Unmarshal([]byte(line), &rep); jerr != nil {
 		return out, vmError(fmt.Errorf("the VMM exited before the container was created (%v)", firstErr(err, jerr)), req.Dir)
 	}
@@ -125,7 +136,7 @@ func (v *vmSandbox) Dial(dir string) (net.Conn, error) {
 // dialVsock connects to a guest vsock port through the VMM's hybrid
 // socket: "CONNECT <port>\n", answered "OK <hostport>\n".
 func dialVsock(dir string, port uint32) (net.Conn, error) {
-	c, err := dialIn(dir, vsockFile)
+	c, err := dialIn(dir, VsockFile)
 	if err != nil {
 		return nil, err
 	}
@@ -161,10 +172,10 @@ func dialVsock(dir string, port uint32) (net.Conn, error) {
 	return c, nil
 }
 
-// attachStreams connects a process's stdio (StdioStream) to in, out and
+// AttachStreams connects a process's stdio (StdioStream) to in, out and
 // errOut: one stream connection each. The returned function waits until
 // the agent closed stdout and stderr, i.e. all output is delivered.
-func attachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut io.Writer) (func(time.Duration) bool, error) {
+func AttachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut io.Writer) (func(time.Duration) bool, error) {
 	dial := func(stream string) (net.Conn, error) {
 		c, err := sb.Dial(dir)
 		if err != nil {
@@ -227,10 +238,10 @@ func attachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut i
 	}, nil
 }
 
-// vmSize is the VM for a container: the annotations hull.vm.memory_mib and
+// VMSize is the VM for a container: the annotations hull.vm.memory_mib and
 // hull.vm.cpus, else linux.resources (memory limit plus the guest's own
 // overhead; CPU quota/period rounded up), else the defaults.
-func vmSize(s *specs.Spec) (memMiB, cpus int, err error) {
+func VMSize(s *specs.Spec) (memMiB, cpus int, err error) {
 	memMiB, cpus = DefaultVMMemMiB, 1
 	if r := resources(s); r != nil {
 		if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/hullvm/hull/agent/container"
 	"github.com/hullvm/hull/agent/seccomp"
 	"github.com/hullvm/hull/runtime"
+	"github.com/hullvm/hull/vmsandbox"
 )
 
 // processStart is the zero of every timeline this process prints.
@@ -60,7 +61,7 @@ func run(args []string) int {
 			container.Seccomp = seccomp.Install
 			container.InitMain() // never returns
 		case runtime.VMSandboxCommand:
-			return runtime.VMSandboxMain(args[1:])
+			return vmsandbox.Main(args[1:])
 		case runtime.AgentCommand:
 			return agent.ProcessSandboxMain(args[1:], []string{"/proc/self/exe", initCommand})
 		}

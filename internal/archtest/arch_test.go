@@ -104,7 +104,8 @@ var forbidden = map[string][]string{
 	"devices":   {"kvm", "vmm", "virtio", "guestmem", "boot", "runtime", "agent"},
 	"virtio":    {"kvm", "vmm", "devices", "boot", "runtime", "agent"},
 	"hostcheck": {"vmm", "runtime", "agent", "devices", "virtio"},
-	"runtime":   {"vmm", "kvm"},
+	"runtime":   {"vmm", "kvm"}, // the vm sandbox reaches vmm through package vmsandbox
+	"vmsandbox": {"kvm"},
 	"agent":     {"vmm", "kvm", "runtime", "boot", "devices", "virtio"},
 	"initramfs": {"kvm", "vmm", "boot", "devices", "virtio", "guestmem"},
 }

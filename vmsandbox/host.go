@@ -1,4 +1,10 @@
-package runtime
+// Package vmsandbox is the vm sandbox's host process (`hull __vm-sandbox`,
+// DESIGN.md §2: runtime ─▶ vm sandbox ─▶ vmm): the VMM that boots a
+// container's microVM, has hull-agent create the container, relays its
+// stdio and exits with its status. package runtime starts it and talks to
+// the agent it serves; it is a package of its own so that runtime itself
+// never imports vmm.
+package vmsandbox
 
 import (
 	"context"
@@ -19,15 +25,16 @@ import (
 	"github.com/hullvm/hull/agent"
 	"github.com/hullvm/hull/agent/proto"
 	"github.com/hullvm/hull/guestimage"
+	"github.com/hullvm/hull/runtime"
 	"github.com/hullvm/hull/vmm"
 )
 
-// VMSandboxMain is the vm sandbox's host process (`hull __vm-sandbox`),
+// Main is the vm sandbox's host process (`hull __vm-sandbox`),
 // started by `hull create` with the container's stdio as its own, the
 // create report pipe as fd 3 and <dir>/vm.log as fd 4. It returns the exit
 // status: the container's.
-func VMSandboxMain(args []string) int {
-	fs := flag.NewFlagSet(VMSandboxCommand, flag.ContinueOnError)
+func Main(args []string) int {
+	fs := flag.NewFlagSet(runtime.VMSandboxCommand, flag.ContinueOnError)
 	id := fs.String("id", "", "container id")
 	dir := fs.String("dir", "", "the container's state directory")
 	bundle := fs.String("bundle", "", "the bundle")
@@ -35,19 +42,19 @@ func VMSandboxMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "hull __vm-sandbox: internal command of the vm sandbox; started by `hull create`")
 		return 2
 	}
-	report := os.NewFile(vmReportFD, "report")
-	logw := os.NewFile(vmLogFD, "vm.log")
-	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, start: time.Now(),
+	report := os.NewFile(runtime.VMReportFD, "report")
+	logw := os.NewFile(runtime.VMLogFD, "vm.log")
+	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, start: time.Now(), sb: runtime.VMSandbox(""),
 		log: log.New(logw, "hull-vm["+*id+"] ", log.LstdFlags|log.Lmicroseconds)}
 	pid, err := h.create()
 	if err != nil {
 		h.log.Printf("create failed: %v", err)
 		h.stopVM()
-		json.NewEncoder(report).Encode(&vmReport{Error: err.Error()})
+		json.NewEncoder(report).Encode(&runtime.VMReport{Error: err.Error()})
 		report.Close()
 		return 1
 	}
-	json.NewEncoder(report).Encode(&vmReport{ContainerPid: pid})
+	json.NewEncoder(report).Encode(&runtime.VMReport{ContainerPid: pid})
 	report.Close()
 	return h.run()
 }
@@ -56,7 +63,7 @@ type vmHost struct {
 	id, dir, bundle string
 	start           time.Time
 	log             *log.Logger
-	sb              vmSandbox
+	sb              runtime.Sandbox
 	cancel          context.CancelFunc
 	vmDone          chan vmResult
 	drain           func(time.Duration) bool
@@ -78,11 +85,11 @@ func (h *vmHost) create() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	spec, err := readSpec(h.dir)
+	spec, err := runtime.ReadSpec(h.dir)
 	if err != nil {
 		return 0, err
 	}
-	mem, cpus, err := vmSize(spec)
+	mem, cpus, err := runtime.VMSize(spec)
 	if err != nil {
 		return 0, err
 	}
@@ -106,8 +113,8 @@ func (h *vmHost) create() (int, error) {
 		Cmdline:     "console=ttyS0 reboot=k panic=-1 quiet hull.hostname=" + hostname,
 		Console:     console,
 		ReadyMarker: agent.ReadyLine,
-		Vsock:       &vmm.Vsock{CID: 3, UDSPath: filepath.Join(h.dir, vsockFile)},
-		Shares:      []vmm.Share{{Tag: rootfsTag, Path: rootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly}},
+		Vsock:       &vmm.Vsock{CID: 3, UDSPath: filepath.Join(h.dir, runtime.VsockFile)},
+		Shares:      []vmm.Share{{Tag: runtime.RootfsTag, Path: runtime.RootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly}},
 		Start:       h.start,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,11 +134,11 @@ func (h *vmHost) create() (int, error) {
 	h.phase("agent ready")
 	var res proto.CreateResult
 	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream,
-		RootfsTag: rootfsTag, Annotations: spec.Annotations}
+		RootfsTag: runtime.RootfsTag, Annotations: spec.Annotations}
 	if _, err := cl.Call(proto.OpCreate, args, &res); err != nil {
 		return 0, err
 	}
-	h.drain, err = attachStreams(&h.sb, h.dir, h.id, "", os.Stdin, os.Stdout, os.Stderr)
+	h.drain, err = runtime.AttachStreams(h.sb, h.dir, h.id, "", os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
 		return 0, err
 	}
@@ -140,9 +147,9 @@ func (h *vmHost) create() (int, error) {
 }
 
 // waitAgent connects to the agent's port until it answers, the VM stops
-// or bootTimeout passes.
+// or runtime.BootTimeout passes.
 func (h *vmHost) waitAgent() (*proto.Client, error) {
-	deadline := time.Now().Add(bootTimeout)
+	deadline := time.Now().Add(runtime.BootTimeout)
 	for {
 		select {
 		case r := <-h.vmDone:
@@ -158,9 +165,9 @@ func (h *vmHost) waitAgent() (*proto.Client, error) {
 			h.log.Printf("agent hello: %v", err)
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the guest's agent did not answer within %v (console: %s)", bootTimeout, filepath.Join(h.dir, "console.log"))
+			return nil, fmt.Errorf("the guest's agent did not answer within %v (console: %s)", runtime.BootTimeout, filepath.Join(h.dir, "console.log"))
 		}
-		time.Sleep(agentRetryMS * time.Millisecond)
+		time.Sleep(runtime.AgentRetryMS * time.Millisecond)
 	}
 }
 
@@ -259,7 +266,7 @@ func checkHostMemory(mib int) error {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
 			kb, err := strconv.ParseUint(f[1], 10, 64)
 			if err == nil && uint64(mib)<<10 > kb {
-				return fmt.Errorf("%w: the VM would need %d MiB, the host has %d MiB", ErrBadConfig, mib, kb>>10)
+				return fmt.Errorf("%w: the VM would need %d MiB, the host has %d MiB", runtime.ErrBadConfig, mib, kb>>10)
 			}
 		}
 	}
