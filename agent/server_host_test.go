@@ -1,11 +1,9 @@
 package agent
 
 import (
-	"debug/elf"
 	"encoding/json"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullvm/hull/agent/proto"
+	"github.com/hullvm/hull/internal/testbundle"
 	"github.com/hullvm/hull/internal/testtier"
 )
 
@@ -26,36 +25,8 @@ import (
 func hostBundle(t *testing.T) string {
 	t.Helper()
 	testtier.RequireRoot(t)
-	bb := testtier.RequireTool(t, "busybox")
-	if f, err := elf.Open(bb); err == nil {
-		dynamic := false
-		for _, p := range f.Progs {
-			dynamic = dynamic || p.Type == elf.PT_INTERP
-		}
-		f.Close()
-		if dynamic {
-			t.Skipf("no static busybox: %s is dynamically linked (install busybox-static)", bb)
-		}
-	}
 	bundle := t.TempDir()
-	rootfs := filepath.Join(bundle, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "echo", "cat", "stty", "sleep"} {
-		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbundle.Rootfs(t, bundle, "sh", "echo", "cat", "stty", "sleep")
 	return bundle
 }
 

@@ -2,7 +2,6 @@ package container
 
 import (
 	"bytes"
-	"debug/elf"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullvm/hull/internal/testbundle"
 	"github.com/hullvm/hull/internal/testtier"
 )
 
@@ -30,36 +30,8 @@ var applets = []string{"sh", "echo", "cat", "id", "hostname", "sleep", "ls", "to
 func busyboxBundle(t *testing.T) string {
 	t.Helper()
 	testtier.RequireRoot(t)
-	bb := testtier.RequireTool(t, "busybox")
-	if f, err := elf.Open(bb); err == nil {
-		dynamic := false
-		for _, p := range f.Progs {
-			dynamic = dynamic || p.Type == elf.PT_INTERP
-		}
-		f.Close()
-		if dynamic {
-			t.Skipf("no static busybox: %s is dynamically linked (install busybox-static)", bb)
-		}
-	}
 	bundle := t.TempDir()
-	rootfs := filepath.Join(bundle, "rootfs")
-	for _, d := range []string{"bin", "etc", "proc", "sys", "tmp", "root"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range applets {
-		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rootfs := testbundle.Rootfs(t, bundle, applets...)
 	write(t, filepath.Join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
 	write(t, filepath.Join(rootfs, "etc/group"), "root:x:0:\n")
 	return bundle

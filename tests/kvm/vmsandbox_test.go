@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hullvm/hull/internal/testbundle"
 	"github.com/hullvm/hull/internal/testtier"
 )
 
@@ -102,24 +103,8 @@ func (e *vmEnv) status(id string) specs.ContainerState {
 // 9p-shared root cannot be served again over 9p reliably).
 func vmBundle(t *testing.T, args ...string) string {
 	t.Helper()
-	busybox := testtier.RequireTool(t, "busybox")
 	dir := socketDir(t)
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(busybox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "echo", "sleep", "cat", "hostname"} {
-		os.Symlink("busybox", filepath.Join(rootfs, "bin", a))
-	}
+	testbundle.Rootfs(t, dir, "sh", "echo", "sleep", "cat", "hostname")
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: "rootfs"},
@@ -130,10 +115,7 @@ func vmBundle(t *testing.T, args ...string) string {
 			{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
 		}},
 	}
-	j, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), j, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testbundle.WriteSpec(t, dir, s)
 	return dir
 }
 

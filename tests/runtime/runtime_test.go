@@ -25,11 +25,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullvm/hull/internal/hulltest"
+	"github.com/hullvm/hull/internal/testbundle"
 	"github.com/hullvm/hull/internal/testtier"
 )
-
-// busybox is the static busybox the bundles run.
-var busybox string
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -45,7 +43,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	testtier.RequireRoot(t)
-	busybox = testtier.RequireTool(t, "busybox")
+	testbundle.Busybox(t)
 	return &env{t: t, bin: hulltest.Bin(t), root: t.TempDir()}
 }
 
@@ -144,24 +142,7 @@ func (e *env) waitStatus(id string, want specs.ContainerState) {
 func busyboxBundle(t *testing.T, args ...string) (string, *specs.Spec) {
 	t.Helper()
 	dir := t.TempDir()
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "proc", "dev", "sys", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(busybox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []string{"sh", "echo", "sleep", "cat", "true", "false", "hostname", "id", "ls", "touch"} {
-		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbundle.Rootfs(t, dir, "sh", "echo", "sleep", "cat", "true", "false", "hostname", "id", "ls", "touch")
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: "rootfs"},
@@ -179,13 +160,7 @@ func busyboxBundle(t *testing.T, args ...string) (string, *specs.Spec) {
 	return dir, s
 }
 
-func writeSpec(t *testing.T, dir string, s *specs.Spec) {
-	t.Helper()
-	b, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeSpec(t *testing.T, dir string, s *specs.Spec) { testbundle.WriteSpec(t, dir, s) }
 
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
