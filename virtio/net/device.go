@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/hullvm/hull/internal/epoll"
 	"sync"
 	"sync/atomic"
 
@@ -60,7 +61,7 @@ type Device struct {
 	config  [configSize]byte
 
 	epfd   int // the receive loop's epoll set: the backend and wakefd
-	poll   *poller
+	poll   *epoll.Poller
 	wakefd int // eventfd: rx kicks and stop requests
 
 	hostErr atomic.Pointer[error]
@@ -107,13 +108,13 @@ func (d *Device) open(opts Options) error {
 	if d.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return fmt.Errorf("net: eventfd: %w", err)
 	}
-	if err := epollAdd(d.epfd, d.wakefd, unix.EPOLLIN); err != nil {
+	if err := epoll.Add(d.epfd, d.wakefd, unix.EPOLLIN); err != nil {
 		return fmt.Errorf("net: epoll_ctl: %w", err)
 	}
-	if err := epollAdd(d.epfd, d.be.FD(), unix.EPOLLIN|unix.EPOLLET); err != nil {
+	if err := epoll.Add(d.epfd, d.be.FD(), unix.EPOLLIN|unix.EPOLLET); err != nil {
 		return fmt.Errorf("net: epoll_ctl on the backend: %w", err)
 	}
-	d.poll, err = newPoller(d.epfd)
+	d.poll, err = epoll.NewPoller(d.epfd, "virtio-net")
 	if err != nil {
 		d.epfd = -1 // closed by newPoller
 	}
@@ -170,7 +171,7 @@ func backendOffload(features uint64) uint32 {
 func (d *Device) closeFDs() error {
 	var errs []error
 	if d.poll != nil {
-		errs = append(errs, d.poll.close())
+		errs = append(errs, d.poll.Close())
 	} else if d.epfd >= 0 {
 		errs = append(errs, unix.Close(d.epfd))
 	}

@@ -96,7 +96,7 @@ func (r *receiver) run() {
 			d.fail(err)
 			return
 		}
-		n, err := d.poll.wait(r.events[:])
+		n, err := d.poll.Wait(r.events[:])
 		if err != nil {
 			d.fail(fmt.Errorf("net: epoll_wait: %w", err))
 			return

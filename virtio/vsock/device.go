@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/hullvm/hull/internal/epoll"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,7 @@ type Device struct {
 	opts Options
 
 	epfd   int // the muxer's epoll instance, owned by poll once that exists
-	poll   *poller
+	poll   *epoll.Poller
 	wakefd int // eventfd: kicks and commands
 	lfd    int // listening socket on path
 
@@ -217,7 +218,7 @@ func (d *Device) open() error {
 			return fmt.Errorf("vsock: epoll_ctl: %w", err)
 		}
 	}
-	if d.poll, err = newPoller(d.epfd); err != nil {
+	if d.poll, err = epoll.NewPoller(d.epfd, "vsock"); err != nil {
 		d.epfd = -1 // closed by newPoller
 	}
 	return err
@@ -236,7 +237,7 @@ func (d *Device) closeFDs() error {
 		errs = append(errs, unix.Close(d.wakefd))
 	}
 	if d.poll != nil {
-		errs = append(errs, d.poll.close())
+		errs = append(errs, d.poll.Close())
 	} else if d.epfd >= 0 {
 		errs = append(errs, unix.Close(d.epfd))
 	}

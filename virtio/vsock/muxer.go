@@ -2,6 +2,7 @@ package vsock
 
 import (
 	"fmt"
+	"github.com/hullvm/hull/internal/epoll"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ func (m *muxer) run() {
 	d := m.d
 	defer close(d.done)
 	for {
-		n, err := d.poll.wait(m.events[:])
+		n, err := d.poll.Wait(m.events[:])
 		if err != nil {
 			d.setHostErr(fmt.Errorf("vsock: epoll_wait: %w", err))
 			m.shutdown()
@@ -203,7 +204,7 @@ func (m *muxer) acceptAll() {
 
 // register adds c's socket to epoll (edge-triggered) and the table.
 func (m *muxer) register(c *conn) error {
-	if err := epollAdd(m.d.epfd, c.fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
+	if err := epoll.Add(m.d.epfd, c.fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET); err != nil {
 		_ = unix.Close(c.fd) // cannot watch it: drop the connection
 		return err
 	}
@@ -226,7 +227,7 @@ func (m *muxer) closeConn(c *conn, rst bool) {
 	// Closing the fd removes it from the epoll set.
 	_ = unix.Close(c.fd) // a close error on a socket loses nothing
 	m.d.Stats.Conns.Add(-1)
-	if m.listenerOff && epollAdd(m.d.epfd, m.d.lfd, unix.EPOLLIN) == nil {
+	if m.listenerOff && epoll.Add(m.d.epfd, m.d.lfd, unix.EPOLLIN) == nil {
 		m.listenerOff = false // a descriptor is free again
 	}
 	if rst && c.state != stateConnectLine {
