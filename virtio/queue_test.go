@@ -119,6 +119,11 @@ func TestNoInterruptFlag(t *testing.T) {
 	q.Add(vt.Buf{Addr: buf, Len: 8})
 	q.Kick()
 	q.Wait()
+	// The used element is visible before the interrupt is raised (used.idx
+	// is published first, then Signal decides): Wait may return without
+	// having slept on it. Wait for it, then acknowledge it.
+	waitIRQ(t, d, 1)
+	d.AckInterrupt()
 	if isr := d.Reg(vt.RegInterruptStatus); isr != 0 {
 		t.Errorf("InterruptStatus %#x after Wait acked it", isr)
 	}

@@ -1,6 +1,7 @@
 package p9
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -214,6 +215,23 @@ func (s *session) forward(c *virtio.Chain, typ uint8, tag uint16, msize uint32, 
 	if len(s.free) == 0 { // cannot happen: a slot per chain, no more chains than slots
 		s.mu.Unlock()
 		return s.answerErr(c, tag, eagain)
+	}
+	if typ == P9_TFLUSH {
+		// Look up the request flushed now, not before: were it answered
+		// between that look and this slot taken, the Tflush would get its
+		// slot (the last freed) and name its own tag, and the p9 server's
+		// Tflush waits for the tag it names to finish: for ever. Nothing
+		// in flight under that tag any more: flushed already.
+		old := binary.LittleEndian.Uint16(msg[hdrSize:])
+		ot, ok := s.byTag[old]
+		if !ok {
+			s.mu.Unlock()
+			s.d.Stats.Local.Add(1)
+			var r [hdrSize]byte
+			putHeader(r[:], hdrSize, P9_RFLUSH, tag)
+			return s.answer(c, r[:])
+		}
+		binary.LittleEndian.PutUint16(msg[hdrSize:], ot)
 	}
 	it := s.free[len(s.free)-1]
 	s.free = s.free[:len(s.free)-1]
