@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hullvm/hull/guestmem"
 	"github.com/hullvm/hull/virtio"
@@ -80,7 +81,13 @@ func TestEventIdx(t *testing.T) {
 	q.Add(vt.Buf{Addr: buf, Len: 8})
 	q.Kick()
 	q.Wait()
-	// The device re-armed driver notifications at the next entry.
+	// The device re-arms driver notifications at the next entry once it
+	// has drained the queue, which may be just after the used element
+	// became visible to Wait.
+	deadline := time.Now().Add(5 * time.Second)
+	for q.AvailEvent() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if ev := q.AvailEvent(); ev != 1 {
 		t.Errorf("avail_event %d after one chain, want 1", ev)
 	}
