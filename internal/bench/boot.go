@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -129,6 +130,26 @@ type BootStats struct {
 	Ratio float64 `json:"ratio_to_marker_p50"`
 }
 
+// baseline finds the program a benchmark compares hull with: given (a
+// name or path that must exist), else def from PATH, else none with a
+// note saying why; off (--no-<name>) skips it with a note.
+func baseline(bench, name, given, def string, off bool) (path, note string, err error) {
+	switch {
+	case off:
+		return "", fmt.Sprintf("%s baseline not run: --no-%s", name, strings.ToLower(name)), nil
+	case given != "":
+		p, err := exec.LookPath(given)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %s: %w", bench, name, err)
+		}
+		return p, "", nil
+	}
+	if p, err := exec.LookPath(def); err == nil {
+		return p, "", nil
+	}
+	return "", fmt.Sprintf("no %s in PATH: reporting hull alone, no ratio", def), nil
+}
+
 // RunBoot boots the kernel and initrd Warmup+Runs times under hull and under
 // QEMU (microvm), alternating which goes first, and summarizes the runs that
 // reached the marker and exited cleanly. An error means the benchmark could
@@ -145,21 +166,9 @@ func RunBoot(ctx context.Context, o BootOptions) (*BootReport, error) {
 			return nil, fmt.Errorf("bench boot: %w", err)
 		}
 	}
-	switch {
-	case o.NoQEMU:
-		rep.QEMUNote = "QEMU baseline not run: --no-qemu"
-	case o.QEMU != "":
-		p, err := exec.LookPath(o.QEMU)
-		if err != nil {
-			return nil, fmt.Errorf("bench boot: QEMU: %w", err)
-		}
-		rep.QEMU = p
-	default:
-		if p, err := exec.LookPath(DefaultQEMU); err == nil {
-			rep.QEMU = p
-		} else {
-			rep.QEMUNote = fmt.Sprintf("no %s in PATH: reporting hull alone, no ratio", DefaultQEMU)
-		}
+	var err error
+	if rep.QEMU, rep.QEMUNote, err = baseline("bench boot", "QEMU", o.QEMU, DefaultQEMU, o.NoQEMU); err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "hull-bench-boot-")
 	if err != nil {

@@ -200,21 +200,9 @@ func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, er
 		return nil, fmt.Errorf("bench container: unknown mode %q (known: %s, %s)", o.Mode, ContainerModeRun, ContainerModeLifecycle)
 	}
 	rep := &ContainerReport{Mode: o.Mode, Runs: o.Runs, Warmup: o.Warmup}
-	switch {
-	case o.NoRunc:
-		rep.RuncNote = "runc baseline not run: --no-runc"
-	case o.Runc != "":
-		p, err := exec.LookPath(o.Runc)
-		if err != nil {
-			return nil, fmt.Errorf("bench container: runc: %w", err)
-		}
-		rep.Runc = p
-	default:
-		if p, err := exec.LookPath(DefaultRunc); err == nil {
-			rep.Runc = p
-		} else {
-			rep.RuncNote = fmt.Sprintf("no %s in PATH: reporting hull alone, no ratio", DefaultRunc)
-		}
+	var err error
+	if rep.Runc, rep.RuncNote, err = baseline("bench container", "runc", o.Runc, DefaultRunc, o.NoRunc); err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "hull-bench-container-")
 	if err != nil {
