@@ -189,12 +189,18 @@ func agentError(err error, dir string) error {
 	if errors.As(err, &pe) {
 		return errors.New(pe.Message)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+	return withLastLine(err, filepath.Join(dir, "agent.log"), "agent")
+}
+
+// withLastLine adds the last line of the log at path to err, labelled:
+// when a sandbox process died, that is where it said why.
+func withLastLine(err error, path, label string) error {
+	b, _ := os.ReadFile(path)
 	if s := strings.TrimSpace(string(b)); s != "" {
 		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 			s = s[i+1:]
 		}
-		return fmt.Errorf("%w (agent: %s)", err, s)
+		return fmt.Errorf("%w (%s: %s)", err, label, s)
 	}
 	return err
 }

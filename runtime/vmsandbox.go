@@ -119,14 +119,7 @@ func firstErr(errs ...error) error {
 
 // vmError adds the last line of vm.log to err.
 func vmError(err error, dir string) error {
-	b, _ := os.ReadFile(filepath.Join(dir, "vm.log"))
-	if s := strings.TrimSpace(string(b)); s != "" {
-		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-			s = s[i+1:]
-		}
-		return fmt.Errorf("%w (vm.log: %s)", err, s)
-	}
-	return err
+	return withLastLine(err, filepath.Join(dir, "vm.log"), "vm.log")
 }
 
 func (v *vmSandbox) Dial(dir string) (net.Conn, error) {
