@@ -74,8 +74,8 @@ func ProcessSandboxMain(args []string, initCmd []string) int {
 	}
 	go func() {
 		for s := range sigs {
-			sig, ok := s.(unix.Signal)
-			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE || sig == unix.SIGWINCH {
+			sig, ok := proto.Forwarded(s)
+			if !ok {
 				continue
 			}
 			c, err := srv.get(*id)

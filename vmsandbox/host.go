@@ -20,8 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hullvm/hull/agent"
 	"github.com/hullvm/hull/agent/proto"
 	"github.com/hullvm/hull/guestimage"
@@ -189,8 +187,8 @@ func (h *vmHost) run() int {
 	signal.Notify(sigs)
 	go func() {
 		for s := range sigs {
-			sig, ok := s.(unix.Signal)
-			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE || sig == unix.SIGWINCH {
+			sig, ok := proto.Forwarded(s)
+			if !ok {
 				continue
 			}
 			if err := h.call(proto.OpSignal, &proto.SignalArgs{ID: h.id, Signal: int(sig)}, nil); err != nil {

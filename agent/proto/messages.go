@@ -1,9 +1,12 @@
 package proto
 
 import (
+	"os"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"strings"
 )
 
@@ -377,4 +380,21 @@ func (w WaitResult) String() string {
 		return fmt.Sprintf("killed by signal %d", w.Signal)
 	}
 	return fmt.Sprintf("exit status %d", w.Status)
+}
+
+// Forwarded says whether a signal the container's host-side process (the
+// sandbox agent, the VMM, `hull run`) receives goes on to the container,
+// and which: every signal except those about the host process itself:
+// SIGCHLD (its children), SIGURG (Go's preemption), SIGPIPE (its own
+// sockets) and SIGWINCH (its terminal; resize covers the container's).
+func Forwarded(s os.Signal) (unix.Signal, bool) {
+	sig, ok := s.(unix.Signal)
+	if !ok {
+		return 0, false
+	}
+	switch sig {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE, unix.SIGWINCH:
+		return 0, false
+	}
+	return sig, true
 }

@@ -275,3 +275,19 @@ func TestVersion11(t *testing.T) {
 		t.Errorf("RootfsTag encoded as %s", b)
 	}
 }
+
+func TestForwarded(t *testing.T) {
+	for _, s := range []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGKILL, unix.SIGQUIT} {
+		if got, ok := Forwarded(s); !ok || got != s {
+			t.Errorf("%v: forwarded %v %v, want itself", s, got, ok)
+		}
+	}
+	for _, s := range []unix.Signal{unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE, unix.SIGWINCH} {
+		if _, ok := Forwarded(s); ok {
+			t.Errorf("%v is the host process's own, not forwarded", s)
+		}
+	}
+	if _, ok := Forwarded(os.Interrupt.(unix.Signal)); !ok {
+		t.Error("os.Interrupt not forwarded")
+	}
+}

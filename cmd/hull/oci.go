@@ -360,7 +360,7 @@ func runCmd(args []string) int {
 	defer signal.Stop(sigs)
 	go func() {
 		for s := range sigs {
-			if sig, ok := s.(unix.Signal); ok && sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGWINCH && sig != unix.SIGPIPE {
+			if sig, ok := proto.Forwarded(s); ok {
 				rt.Signal(id, sig)
 			}
 		}
