@@ -126,6 +126,22 @@ var ioctlCases = []ioctlCase{
 	{"KVM_SET_MP_STATE", _KVM_SET_MP_STATE, iocWrite, 0x99, unsafe.Sizeof(mpState{}), 0x4004ae99},
 	{"KVM_GET_VCPU_EVENTS", _KVM_GET_VCPU_EVENTS, iocRead, 0x9f, unsafe.Sizeof(VCPUEvents{}), 0x8040ae9f},
 	{"KVM_SET_VCPU_EVENTS", _KVM_SET_VCPU_EVENTS, iocWrite, 0xa0, unsafe.Sizeof(VCPUEvents{}), 0x4040aea0},
+	// Snapshot state (state.go; sizes pinned in state_test.go).
+	{"KVM_GET_IRQCHIP", _KVM_GET_IRQCHIP, iocRead | iocWrite, 0x62, unsafe.Sizeof(IRQChip{}), 0xc208ae62},
+	{"KVM_SET_IRQCHIP", _KVM_SET_IRQCHIP, iocRead, 0x63, unsafe.Sizeof(IRQChip{}), 0x8208ae63},
+	{"KVM_GET_PIT2", _KVM_GET_PIT2, iocRead, 0x9f, unsafe.Sizeof(PITState2{}), 0x8070ae9f},
+	{"KVM_SET_PIT2", _KVM_SET_PIT2, iocWrite, 0xa0, unsafe.Sizeof(PITState2{}), 0x4070aea0},
+	{"KVM_GET_CPUID2", _KVM_GET_CPUID2, iocRead | iocWrite, 0x91, unsafe.Sizeof(cpuid2Header{}), 0xc008ae91},
+	{"KVM_GET_DEBUGREGS", _KVM_GET_DEBUGREGS, iocRead, 0xa1, unsafe.Sizeof(DebugRegs{}), 0x8080aea1},
+	{"KVM_SET_DEBUGREGS", _KVM_SET_DEBUGREGS, iocWrite, 0xa2, unsafe.Sizeof(DebugRegs{}), 0x4080aea2},
+	{"KVM_SET_TSC_KHZ", _KVM_SET_TSC_KHZ, iocNone, 0xa2, 0, 0xaea2},
+	{"KVM_GET_TSC_KHZ", _KVM_GET_TSC_KHZ, iocNone, 0xa3, 0, 0xaea3},
+	{"KVM_GET_XSAVE", _KVM_GET_XSAVE, iocRead, 0xa4, unsafe.Sizeof(xsaveMirror{}), 0x9000aea4},
+	{"KVM_SET_XSAVE", _KVM_SET_XSAVE, iocWrite, 0xa5, unsafe.Sizeof(xsaveMirror{}), 0x5000aea5},
+	{"KVM_GET_XCRS", _KVM_GET_XCRS, iocRead, 0xa6, unsafe.Sizeof(XCRs{}), 0x8188aea6},
+	{"KVM_SET_XCRS", _KVM_SET_XCRS, iocWrite, 0xa7, unsafe.Sizeof(XCRs{}), 0x4188aea7},
+	{"KVM_KVMCLOCK_CTRL", _KVM_KVMCLOCK_CTRL, iocNone, 0xad, 0, 0xaead},
+	{"KVM_GET_XSAVE2", _KVM_GET_XSAVE2, iocRead, 0xcf, unsafe.Sizeof(xsaveMirror{}), 0x9000aecf},
 }
 
 func TestIoctlNumbers(t *testing.T) {

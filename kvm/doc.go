@@ -35,4 +35,10 @@
 // kvm_run area that never panics and never hands out a slice outside it,
 // whatever the area holds, so exit handling can be tested with synthetic
 // pages (NewRun). VCPU.Run does not allocate.
+//
+// Snapshots read and write the rest of the state through state.go: the
+// XSAVE area (KVM_GET_XSAVE2 when KVM_CAP_XSAVE2 asks for more than 4096
+// bytes), XCRs, debug registers, TSC frequency, the vCPU's CPUID, and the VM's
+// in-kernel PIC, IOAPIC and PIT; GetMSRs and SetMSRs split long lists into
+// the batches KVM takes.
 package kvm

@@ -4,9 +4,11 @@
 // the mirrored T are pinned to the kernel's sizeof by const_test.go; ioctlBuf
 // checks the buffer covers the encoded header size, and its callers size the
 // buffer for the entry count they write into that header (the kernel never
-// touches more than header + count entries). The pointer is converted to
-// uintptr inside the argument list of unix.Syscall (an assembly function), so
-// the object is kept alive and unmoved for the call (unsafe.Pointer rule 4).
+// touches more than header + count entries), or, for KVM_GET/SET_XSAVE(2),
+// at least the vCPU's KVM_CAP_XSAVE2 size (the most the kernel copies). The
+// pointer is converted to uintptr inside the argument list of unix.Syscall
+// (an assembly function), so the object is kept alive and unmoved for the
+// call (unsafe.Pointer rule 4).
 // sliceAddr is only used to tell KVM the address of memory the caller keeps
 // mapped (see VM.SetUserMemoryRegion).
 

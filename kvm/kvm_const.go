@@ -39,6 +39,10 @@ const (
 	_KVM_IOEVENTFD              = 0x4040AE79 // _IOW(KVMIO, 0x79, struct kvm_ioeventfd)
 	_KVM_SET_CLOCK              = 0x4030AE7B // _IOW(KVMIO, 0x7b, struct kvm_clock_data)
 	_KVM_GET_CLOCK              = 0x8030AE7C // _IOR(KVMIO, 0x7c, struct kvm_clock_data)
+	_KVM_GET_IRQCHIP            = 0xC208AE62 // _IOWR(KVMIO, 0x62, struct kvm_irqchip)
+	_KVM_SET_IRQCHIP            = 0x8208AE63 // _IOR(KVMIO, 0x63, struct kvm_irqchip) (sic: _IOR)
+	_KVM_GET_PIT2               = 0x8070AE9F // _IOR(KVMIO, 0x9f, struct kvm_pit_state2)
+	_KVM_SET_PIT2               = 0x4070AEA0 // _IOW(KVMIO, 0xa0, struct kvm_pit_state2)
 )
 
 // vCPU ioctls (on a vCPU fd).
@@ -61,6 +65,17 @@ const (
 	_KVM_SET_MP_STATE    = 0x4004AE99 // _IOW(KVMIO, 0x99, struct kvm_mp_state)
 	_KVM_GET_VCPU_EVENTS = 0x8040AE9F // _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)
 	_KVM_SET_VCPU_EVENTS = 0x4040AEA0 // _IOW(KVMIO, 0xa0, struct kvm_vcpu_events)
+	_KVM_GET_CPUID2      = 0xC008AE91 // _IOWR(KVMIO, 0x91, struct kvm_cpuid2)
+	_KVM_GET_DEBUGREGS   = 0x8080AEA1 // _IOR(KVMIO, 0xa1, struct kvm_debugregs)
+	_KVM_SET_DEBUGREGS   = 0x4080AEA2 // _IOW(KVMIO, 0xa2, struct kvm_debugregs)
+	_KVM_SET_TSC_KHZ     = 0xAEA2     // _IO(KVMIO, 0xa2)
+	_KVM_GET_TSC_KHZ     = 0xAEA3     // _IO(KVMIO, 0xa3)
+	_KVM_GET_XSAVE       = 0x9000AEA4 // _IOR(KVMIO, 0xa4, struct kvm_xsave)
+	_KVM_SET_XSAVE       = 0x5000AEA5 // _IOW(KVMIO, 0xa5, struct kvm_xsave)
+	_KVM_GET_XCRS        = 0x8188AEA6 // _IOR(KVMIO, 0xa6, struct kvm_xcrs)
+	_KVM_SET_XCRS        = 0x4188AEA7 // _IOW(KVMIO, 0xa7, struct kvm_xcrs)
+	_KVM_KVMCLOCK_CTRL   = 0xAEAD     // _IO(KVMIO, 0xad)
+	_KVM_GET_XSAVE2      = 0x9000AECF // _IOR(KVMIO, 0xcf, struct kvm_xsave)
 )
 
 // Flags of kvm_irqfd, kvm_ioeventfd and kvm_userspace_memory_region.
@@ -86,6 +101,11 @@ const (
 	_KVM_MAX_CPUID_ENTRIES = 256 // arch/x86/include/asm/kvm_host.h
 	_KVM_APIC_REG_SIZE     = 0x400
 	_KVM_NR_INTERRUPTS     = 256
+	_KVM_XSAVE_SIZE        = 4096 // sizeof(struct kvm_xsave) without its flexible extra[]
+	_KVM_MAX_XCRS          = 16
+	_KVM_IOAPIC_NUM_PINS   = 24
+	_KVM_IRQCHIP_SIZE      = 512 // the kvm_irqchip.chip union
+	_KVM_MAX_MSR_IO        = 255 // KVM_GET/SET_MSRS take fewer than MAX_IO_MSRS (256) entries
 )
 
 // Offsets inside struct kvm_run (the first page of a vCPU mapping).
@@ -163,6 +183,7 @@ const (
 	CapMaxVCPUID          Cap = 128 // KVM_CAP_MAX_VCPU_ID
 	CapX2APICAPI          Cap = 129 // KVM_CAP_X2APIC_API
 	CapImmediateExit      Cap = 136 // KVM_CAP_IMMEDIATE_EXIT
+	CapXSave2             Cap = 208 // KVM_CAP_XSAVE2: the kvm_xsave size KVM_GET_XSAVE2 needs
 )
 
 var capNames = map[Cap]string{
@@ -201,6 +222,7 @@ var capNames = map[Cap]string{
 	CapMaxVCPUID:          "KVM_CAP_MAX_VCPU_ID",
 	CapX2APICAPI:          "KVM_CAP_X2APIC_API",
 	CapImmediateExit:      "KVM_CAP_IMMEDIATE_EXIT",
+	CapXSave2:             "KVM_CAP_XSAVE2",
 }
 
 // String returns the kernel's name of c ("KVM_CAP_IRQCHIP"), or
@@ -350,4 +372,27 @@ const (
 // CPUIDEntry.Flags bits (KVM_CPUID_FLAG_*).
 const (
 	CPUIDFlagSignificantIndex = 1 << 0 // KVM_CPUID_FLAG_SIGNIFCANT_INDEX (sic)
+)
+
+// kvm_irqchip.chip_id values for GetIRQChip/SetIRQChip (KVM_IRQCHIP_*).
+const (
+	IRQChipPICMaster = 0 // KVM_IRQCHIP_PIC_MASTER
+	IRQChipPICSlave  = 1 // KVM_IRQCHIP_PIC_SLAVE
+	IRQChipIOAPIC    = 2 // KVM_IRQCHIP_IOAPIC
+)
+
+// ClockData.Flags bits (KVM_CLOCK_*). KVM_GET_CLOCK reports them. Since
+// 5.16 KVM_SET_CLOCK takes them back but acts only on Realtime (advance the
+// clock by the CLOCK_REALTIME time passed since ClockData.Realtime); older
+// kernels refuse any flag.
+const (
+	ClockTSCStable = 1 << 1 // KVM_CLOCK_TSC_STABLE
+	ClockRealtime  = 1 << 2 // KVM_CLOCK_REALTIME
+	ClockHostTSC   = 1 << 3 // KVM_CLOCK_HOST_TSC
+)
+
+// PITState2.Flags bits (KVM_PIT_FLAGS_*).
+const (
+	PITFlagsHPETLegacy    = 1 << 0 // KVM_PIT_FLAGS_HPET_LEGACY
+	PITFlagsSpeakerDataOn = 1 << 1 // KVM_PIT_FLAGS_SPEAKER_DATA_ON
 )

@@ -163,6 +163,110 @@ type ClockData struct {
 	_        [4]uint32
 }
 
+// XSaveSize is the size of the fixed kvm_xsave (KVM_GET_XSAVE); a host with
+// dynamically enabled state components (AMX) needs KVM_CAP_XSAVE2's larger
+// size (VCPU.XSaveSize).
+const XSaveSize = _KVM_XSAVE_SIZE
+
+// XCR is one extended control register (index 0 is XCR0).
+// This mirrors kvm_xcr.
+type XCR struct {
+	XCR   uint32
+	_     uint32
+	Value uint64
+}
+
+// XCRs is the extended control register set. Flags must be 0.
+// This mirrors kvm_xcrs.
+type XCRs struct {
+	NrXCRs uint32
+	Flags  uint32
+	XCRs   [_KVM_MAX_XCRS]XCR
+	_      [16]uint64
+}
+
+// DebugRegs holds DR0-3, DR6 and DR7. Flags must be 0.
+// This mirrors kvm_debugregs.
+type DebugRegs struct {
+	DB    [4]uint64
+	DR6   uint64
+	DR7   uint64
+	Flags uint64
+	_     [9]uint64
+}
+
+// IRQChip is the state of one in-kernel interrupt controller: ChipID says
+// which (IRQChip*), Chip holds a kvm_pic_state or a kvm_ioapic_state (read
+// and written with PIC/SetPIC and IOAPIC/SetIOAPIC).
+// This mirrors kvm_irqchip.
+type IRQChip struct {
+	ChipID uint32
+	_      uint32
+	Chip   [_KVM_IRQCHIP_SIZE]byte
+}
+
+// PICState is one i8259's state.
+// This mirrors kvm_pic_state.
+type PICState struct {
+	LastIRR                uint8 // edge detection
+	IRR                    uint8 // interrupt request register
+	IMR                    uint8 // interrupt mask register
+	ISR                    uint8 // interrupt service register
+	PriorityAdd            uint8 // highest IRQ priority
+	IRQBase                uint8
+	ReadRegSelect          uint8
+	Poll                   uint8
+	SpecialMask            uint8
+	InitState              uint8
+	AutoEOI                uint8
+	RotateOnAutoEOI        uint8
+	SpecialFullyNestedMode uint8
+	Init4                  uint8 // true if 4 byte init
+	ELCR                   uint8 // PIIX edge/trigger selection
+	ELCRMask               uint8
+}
+
+// IOAPICState is the IOAPIC's state; each RedirTbl entry is the 64-bit
+// redirection table entry of one pin (vector in bits 0-7, mask bit 16,
+// destination in bits 56-63).
+// This mirrors kvm_ioapic_state.
+type IOAPICState struct {
+	BaseAddress uint64
+	IORegSel    uint32
+	ID          uint32
+	IRR         uint32
+	_           uint32
+	RedirTbl    [_KVM_IOAPIC_NUM_PINS]uint64
+}
+
+// PITChannelState is one i8254 channel. CountLoadTime is a host
+// CLOCK_MONOTONIC time in ns: KVM_SET_PIT2 ignores it and reloads the count
+// from now.
+// This mirrors kvm_pit_channel_state.
+type PITChannelState struct {
+	Count         uint32 // can be 65536
+	LatchedCount  uint16
+	CountLatched  uint8
+	StatusLatched uint8
+	Status        uint8
+	ReadState     uint8
+	WriteState    uint8
+	WriteLatch    uint8
+	RWMode        uint8
+	Mode          uint8
+	BCD           uint8
+	Gate          uint8
+	CountLoadTime int64
+}
+
+// PITState2 is the in-kernel PIT's state; Flags has PITFlags* bits.
+// This mirrors kvm_pit_state2.
+type PITState2 struct {
+	Channels [3]PITChannelState
+	Flags    uint32
+	_        [9]uint32
+}
+
 // userspaceMemoryRegion mirrors kvm_userspace_memory_region.
 type userspaceMemoryRegion struct {
 	Slot          uint32

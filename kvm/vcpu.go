@@ -11,10 +11,11 @@ import (
 // with runtime.LockOSThread); RunData().SetImmediateExit may be called from
 // any goroutine.
 type VCPU struct {
-	fd  int
-	id  int
-	mem []byte
-	run *Run
+	fd        int
+	id        int
+	mem       []byte
+	run       *Run
+	xsaveSize int // the VM's XSaveSize at creation; 0 means XSaveSize
 }
 
 // ID returns the vCPU id given to CreateVCPU.
@@ -98,36 +99,44 @@ func (c *VCPU) SetCPUID2(entries []CPUIDEntry) error {
 	return wrap("KVM_SET_CPUID2", e)
 }
 
-// GetMSRs reads the MSRs in indices (KVM_GET_MSRS). If KVM reads fewer, it
-// returns those it read and an *MSRError naming the first it did not.
+// GetMSRs reads the MSRs in indices (KVM_GET_MSRS, in batches of at most
+// 255, the most one call takes). If KVM reads fewer, it returns those it read
+// and an *MSRError naming the first it did not.
 func (c *VCPU) GetMSRs(indices []uint32) ([]MSREntry, error) {
-	req := make([]MSREntry, len(indices))
-	for i, idx := range indices {
-		req[i].Index = idx
-	}
-	buf := encodeMSRs(req)
-	r, e := ioctlBuf(c.fd, _KVM_GET_MSRS, buf)
-	if e != 0 {
-		return nil, &Error{Op: "KVM_GET_MSRS", Errno: e}
-	}
-	n := int(r)
-	got := decodeMSRs(buf, n)
-	if n < len(indices) {
-		return got, &MSRError{Op: "KVM_GET_MSRS", Index: indices[n], Done: n, Total: len(indices)}
+	got := make([]MSREntry, 0, len(indices))
+	for start := 0; start < len(indices); start += _KVM_MAX_MSR_IO {
+		chunk := indices[start:min(start+_KVM_MAX_MSR_IO, len(indices))]
+		req := make([]MSREntry, len(chunk))
+		for i, idx := range chunk {
+			req[i].Index = idx
+		}
+		buf := encodeMSRs(req)
+		r, e := ioctlBuf(c.fd, _KVM_GET_MSRS, buf)
+		if e != 0 {
+			return nil, &Error{Op: "KVM_GET_MSRS", Errno: e}
+		}
+		n := int(r)
+		got = append(got, decodeMSRs(buf, n)...)
+		if n < len(chunk) {
+			return got, &MSRError{Op: "KVM_GET_MSRS", Index: chunk[n], Done: start + n, Total: len(indices)}
+		}
 	}
 	return got, nil
 }
 
-// SetMSRs writes entries (KVM_SET_MSRS). If KVM writes fewer, the error is an
-// *MSRError naming the first MSR not written (KVM stops at the first it
-// refuses).
+// SetMSRs writes entries (KVM_SET_MSRS, in batches of at most 255). If KVM
+// writes fewer, the error is an *MSRError naming the first MSR not written
+// (KVM stops at the first it refuses).
 func (c *VCPU) SetMSRs(entries []MSREntry) error {
-	r, e := ioctlBuf(c.fd, _KVM_SET_MSRS, encodeMSRs(entries))
-	if e != 0 {
-		return &Error{Op: "KVM_SET_MSRS", Errno: e}
-	}
-	if n := int(r); n < len(entries) {
-		return &MSRError{Op: "KVM_SET_MSRS", Index: entries[n].Index, Done: n, Total: len(entries)}
+	for start := 0; start < len(entries); start += _KVM_MAX_MSR_IO {
+		chunk := entries[start:min(start+_KVM_MAX_MSR_IO, len(entries))]
+		r, e := ioctlBuf(c.fd, _KVM_SET_MSRS, encodeMSRs(chunk))
+		if e != 0 {
+			return &Error{Op: "KVM_SET_MSRS", Errno: e}
+		}
+		if n := int(r); n < len(chunk) {
+			return &MSRError{Op: "KVM_SET_MSRS", Index: chunk[n].Index, Done: start + n, Total: len(entries)}
+		}
 	}
 	return nil
 }

@@ -210,6 +210,14 @@ func (v *VM) CreateVCPU(id int, mmapSize int) (*VCPU, error) {
 		return nil, &Error{Op: "KVM_CREATE_VCPU", Errno: e}
 	}
 	fd := int(r)
+	// The size GetXSave and SetXSave use, fixed once the VM has a vCPU.
+	xsaveSize, err := v.XSaveSize()
+	if err != nil {
+		if cerr := unix.Close(fd); cerr != nil {
+			return nil, fmt.Errorf("kvm: vCPU %d: %w (and close: %v)", id, err, cerr)
+		}
+		return nil, fmt.Errorf("kvm: vCPU %d: %w", id, err)
+	}
 	mem, err := unix.Mmap(fd, 0, mmapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		cerr := unix.Close(fd)
@@ -218,5 +226,5 @@ func (v *VM) CreateVCPU(id int, mmapSize int) (*VCPU, error) {
 		}
 		return nil, fmt.Errorf("kvm: mmap vCPU %d kvm_run (%d bytes): %w", id, mmapSize, err)
 	}
-	return &VCPU{fd: fd, id: id, mem: mem, run: NewRun(mem)}, nil
+	return &VCPU{fd: fd, id: id, mem: mem, run: NewRun(mem), xsaveSize: xsaveSize}, nil
 }
