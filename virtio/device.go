@@ -49,6 +49,46 @@ type Device interface {
 	Reset()
 }
 
+// Pauser is implemented by devices that touch guest memory or their queues
+// outside Kick: a receive loop, a muxer, replies that complete on other
+// goroutines. The transport calls Pause after stopping its queue workers
+// (MMIO.Pause) and Resume before starting them again (MMIO.Resume); both
+// only while the device is activated, and never concurrently with
+// Activate, Reset or each other.
+type Pauser interface {
+	// Pause returns once no goroutine of the device touches guest memory,
+	// its queues or its interrupt, and every chain the device popped has
+	// been returned to the driver: the queues' device-side indices then
+	// match guest memory (MMIO.SaveState checks it). Chains a device held
+	// waiting for data (receive buffers) are returned empty, as a Linux
+	// driver tolerates: it drops the empty buffer and posts a new one.
+	// Work that arrives meanwhile (host input, notifications) waits. An
+	// error means the device could not quiesce (requests still in flight
+	// after a timeout); SaveState then refuses.
+	Pause() error
+	// Resume undoes Pause: the device's own work starts again. It also
+	// starts a device that Activate got paused (ActivationContext.Paused),
+	// with no Pause before.
+	Resume()
+}
+
+// Stateful is implemented by devices with state of their own to keep in
+// a snapshot, beyond what the transport saves (registers, queues). The
+// state is opaque to the transport; a device versions and validates it
+// itself: RestoreState gets bytes from a file and must refuse corrupt or
+// foreign ones with an error, never a panic.
+type Stateful interface {
+	// SaveState returns the device's state. The transport is paused (and
+	// a Pauser device with it). An error refuses the snapshot (a 9p share
+	// in use).
+	SaveState() ([]byte, error)
+	// RestoreState applies a saved state to a new device, before its
+	// transport activates it (when the driver had). The device may have a
+	// new backend (disk file, TAP, socket path): RestoreState refuses one
+	// the guest cannot go on with (a disk of another size).
+	RestoreState(state []byte) error
+}
+
 // ActivationContext is what a device receives at activation: guest memory,
 // the negotiated features, its queues and a way to raise interrupts. It is
 // valid until the device's Reset.
@@ -56,6 +96,11 @@ type ActivationContext struct {
 	Mem      *guestmem.Memory
 	Features uint64   // negotiated: offered ∩ accepted by the driver
 	Queues   []*Queue // by queue index; nil where the driver did not enable the queue
+	// Paused: the transport is paused (a Pause before DRIVER_OK, or a
+	// restore: RestoreState activates the device paused). A Pauser device
+	// then sets up but starts no work of its own (a receive loop, the
+	// muxer's queue work) until its Resume.
+	Paused bool
 
 	t *MMIO
 }

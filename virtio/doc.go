@@ -51,6 +51,26 @@
 // load and used.idx written with a release store; EVENT_IDX suppresses
 // interrupts and kicks in both directions (Signal, EnableNotify).
 //
+// # Pause, snapshot and restore
+//
+// MMIO.Pause stops the queue workers (a Kick in progress finishes: a
+// request in flight completes and is published) and pauses a device that
+// works outside Kick (Pauser: virtio-net's receive loop, the vsock muxer,
+// 9p replies in flight), which also hands back, empty, chains it held
+// waiting for data; then nothing touches guest memory, the used rings or
+// the interrupt until Resume, and notifications wait in the eventfds.
+// SaveState (paused only) returns an MMIOState: registers, negotiated
+// features, each queue's addresses and device-side indices, interrupt
+// status, configuration generation, and a Stateful device's own bytes. It
+// refuses while a device holds chains (the indices would not match guest
+// memory). RestoreState gives that state to a new transport whose device
+// is of the same type with the same queues and offers every accepted
+// feature (its backend may be new); corrupt or foreign state is refused
+// with ErrBadState. A device the driver had started is activated paused
+// with its queues where they were; Resume starts it, kicks every queue once
+// and raises one used-buffer interrupt. The notify eventfds and the
+// interrupt are the new transport's, wired as for a boot.
+//
 // # Errors
 //
 // Guest-caused problems are counted (Counters) and answered per the spec:

@@ -13,4 +13,9 @@ var (
 	ErrShortChain = errors.New("virtio: chain too short")
 	// ErrClosed: the transport was closed.
 	ErrClosed = errors.New("virtio: transport closed")
+	// ErrNotPaused: SaveState on a transport that is not paused.
+	ErrNotPaused = errors.New("virtio: transport not paused")
+	// ErrBadState: RestoreState refused a saved state: corrupt, from
+	// another kind of device, or one this device cannot go on with.
+	ErrBadState = errors.New("virtio: unusable saved state")
 )

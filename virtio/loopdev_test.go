@@ -89,3 +89,6 @@ func (d *loopDev) received() [][]byte {
 	defer d.mu.Unlock()
 	return append([][]byte(nil), d.got...)
 }
+
+// ctxPaused reports whether the device was activated paused.
+func (d *loopDev) ctxPaused() bool { return d.ctx != nil && d.ctx.Paused }

@@ -60,6 +60,13 @@ type MMIO struct {
 	queues      []queueRegs
 	act         *activation // non-nil from DRIVER_OK to reset
 	closed      bool
+	// paused: between Pause (or RestoreState) and Resume no worker runs
+	// and a Pauser device is paused (state.go). pauseErr is the device's
+	// failure to pause, which SaveState reports. restored: the state came
+	// from RestoreState; Resume raises the used-buffer interrupt once.
+	paused   bool
+	pauseErr error
+	restored bool
 
 	needsReset atomic.Bool
 	isr        atomic.Uint32
@@ -350,7 +357,7 @@ func (t *MMIO) writeStatus(v uint32) bool {
 // activate builds the queues and starts the device (DRIVER_OK). A queue
 // setup the device cannot use marks it DEVICE_NEEDS_RESET.
 func (t *MMIO) activate() {
-	ctx := &ActivationContext{Mem: t.mem, Features: t.drvFeatures, Queues: make([]*Queue, len(t.queues)), t: t}
+	ctx := &ActivationContext{Mem: t.mem, Features: t.drvFeatures, Queues: make([]*Queue, len(t.queues)), Paused: t.paused, t: t}
 	for i, r := range t.queues {
 		if !r.ready {
 			continue
@@ -370,8 +377,10 @@ func (t *MMIO) activate() {
 		t.needsResetOrReport()
 		return
 	}
-	a := &activation{}
-	t.startWorkers(a, ctx.Queues)
+	a := &activation{ctx: ctx}
+	if !t.paused {
+		t.startWorkers(a)
+	}
 	t.act = a
 }
 
@@ -382,6 +391,7 @@ func (t *MMIO) deactivate() {
 	}
 	t.stopWorkers(t.act)
 	t.act = nil
+	t.restored = false
 	t.dev.Reset()
 }
 

@@ -74,9 +74,16 @@ func (n *notifier) close() error {
 	return unix.Close(n.fd)
 }
 
-// activation is the running state between DRIVER_OK and reset: one worker
-// goroutine per enabled queue.
+// activation is the device's state between DRIVER_OK and reset: its
+// context (queues) and, unless the transport is paused, the workers.
 type activation struct {
+	ctx *ActivationContext
+	run *workers // nil while paused
+}
+
+// workers are one worker goroutine per enabled queue, from a start to the
+// next stop (activation, Resume; reset, Pause).
+type workers struct {
 	stop    atomic.Bool
 	wg      sync.WaitGroup
 	started []int // queue indexes with a worker
@@ -84,25 +91,26 @@ type activation struct {
 
 // startWorkers starts a worker for every enabled queue. A worker sleeps on
 // its queue's eventfd and calls Device.Kick after each wake-up; it ends when
-// the activation stops or the device reports a host error.
-func (t *MMIO) startWorkers(a *activation, queues []*Queue) {
-	for i, q := range queues {
+// the workers are stopped or the device reports a host error.
+func (t *MMIO) startWorkers(a *activation) {
+	w := &workers{}
+	for i, q := range a.ctx.Queues {
 		if q == nil {
 			continue
 		}
-		a.started = append(a.started, i)
-		a.wg.Add(1)
+		w.started = append(w.started, i)
+		w.wg.Add(1)
 		go func() {
-			defer a.wg.Done()
+			defer w.wg.Done()
 			n := t.notify[i]
 			for {
 				if err := n.wait(); err != nil {
-					if !a.stop.Load() {
+					if !w.stop.Load() {
 						t.hostError(fmt.Errorf("virtio %s queue %d: waiting for notifications: %w", t.name, i, err))
 					}
 					return
 				}
-				if a.stop.Load() {
+				if w.stop.Load() {
 					return
 				}
 				t.counters.Kicks.Add(1)
@@ -113,16 +121,24 @@ func (t *MMIO) startWorkers(a *activation, queues []*Queue) {
 			}
 		}()
 	}
+	a.run = w
 }
 
 // stopWorkers wakes every worker with the stop flag set and waits for them:
-// after it returns no worker touches the device or guest memory.
+// after it returns no worker touches the device or guest memory. A kick
+// the wake-up merged with is not lost: startWorkers' caller kicks every
+// queue once (Resume). Without workers (paused) it does nothing.
 func (t *MMIO) stopWorkers(a *activation) {
-	a.stop.Store(true)
-	for _, i := range a.started {
+	w := a.run
+	if w == nil {
+		return
+	}
+	a.run = nil
+	w.stop.Store(true)
+	for _, i := range w.started {
 		if err := t.notify[i].signal(); err != nil {
 			t.hostError(fmt.Errorf("virtio %s queue %d: waking the worker: %w", t.name, i, err))
 		}
 	}
-	a.wg.Wait()
+	w.wg.Wait()
 }

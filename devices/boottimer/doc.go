@@ -8,5 +8,6 @@
 // unchanged): `devmem 0xc0000000 8 123`. Only a 1-byte write of MagicValue
 // at offset 0 counts; mark is called with the time of each such write,
 // without any lock held, and the VMM keeps the first. Other writes are
-// ignored and counted; reads return zeros.
+// ignored and counted; reads return zeros. The device has no state to keep
+// in a snapshot.
 package boottimer

@@ -9,4 +9,5 @@
 // 1, 2 or 4 count; other writes are ignored and counted. Reads return zeros.
 // The exit callback runs on every such write, without any lock held; the VMM
 // acts on the first. The VMM puts the port on the bus only for test guests.
+// The port has no state to keep in a snapshot.
 package exitport

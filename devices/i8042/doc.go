@@ -20,4 +20,7 @@
 // to the keyboard itself, other offsets and accesses wider than a byte are
 // ignored (reads see 0xff) and counted; nothing is logged. No keyboard or
 // mouse data is ever produced, so no interrupt is either.
+//
+// State and SetState save and restore the controller's registers for a
+// snapshot.
 package i8042

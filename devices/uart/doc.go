@@ -45,4 +45,12 @@
 //
 // Guest accesses other than 1-byte accesses at offsets 0-7 are ignored
 // (reads see 0xff) and counted in Stats.Ignored; nothing is logged.
+//
+// # Snapshots
+//
+// State returns every register, the queued input and the pending
+// interrupt conditions (gob-encodable); SetState puts them into a new UART
+// before the guest runs, refusing a state the chip could never be in, and
+// raises no interrupt (one pending at the snapshot is in the interrupt
+// controller's state).
 package uart

@@ -19,4 +19,7 @@
 // without room for a status byte is returned with length 0. Host I/O errors
 // are the guest's IOERR too, and counted in Stats: a failing disk is the
 // guest's business, as on real hardware.
+//
+// A snapshot (state.go) keeps the capacity, the mode and the GET_ID string;
+// a restored device may use another file of the same size and mode.
 package blk

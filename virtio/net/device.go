@@ -251,8 +251,31 @@ func (d *Device) Activate(ctx *virtio.ActivationContext) error {
 	d.ctx = ctx
 	d.tx.init(d, ctx)
 	d.rx = newReceiver(d, ctx)
-	go d.rx.run()
+	if !ctx.Paused {
+		d.rx.start()
+	}
 	return nil
+}
+
+// Pause implements virtio.Pauser: the receive loop stops, and the receive
+// buffers it held for a frame go back to the driver empty. A frame read
+// from the backend stays for Resume (a snapshot drops it); frames arriving
+// meanwhile wait in the backend. Transmission runs on the transport's
+// queue worker, which the transport stopped already.
+func (d *Device) Pause() error {
+	if d.rx != nil {
+		d.rx.stop()
+		d.rx.giveBack()
+	}
+	return nil
+}
+
+// Resume implements virtio.Pauser: the receive loop starts again, first
+// signalling the buffers Pause gave back.
+func (d *Device) Resume() {
+	if d.rx != nil {
+		d.rx.start()
+	}
 }
 
 // Reset implements virtio.Device: the receive loop stops (a frame it

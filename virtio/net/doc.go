@@ -52,6 +52,12 @@
 // all the buffers a full queue holds). Receive chains with no room for
 // the header come back with length 0 (RxBadBuffer).
 //
+// Pause (virtio.Pauser) stops the receive loop and gives the chains held
+// for a waiting frame back empty; the frame stays for Resume. A snapshot
+// keeps the MAC (state.go): a restored device answers with the saved
+// address whatever it was created with, over a new backend whose offloads
+// must cover what the driver accepted.
+//
 // # Errors
 //
 // Guest input is hostile: malformed chains are failed by virtio.Queue (or

@@ -42,7 +42,7 @@ type receiver struct {
 	ecn       bool
 
 	stopping atomic.Bool
-	done     chan struct{}
+	done     chan struct{} // closed when run returns; nil before the first start
 
 	buf      []byte // the frame read from the backend, header first
 	n        int    // its length; 0: no frame waits
@@ -70,16 +70,28 @@ func newReceiver(d *Device, ctx *virtio.ActivationContext) *receiver {
 		tso4:      ctx.Has(VIRTIO_NET_F_GUEST_TSO4),
 		tso6:      ctx.Has(VIRTIO_NET_F_GUEST_TSO6),
 		ecn:       ctx.Has(VIRTIO_NET_F_GUEST_ECN),
-		done:      make(chan struct{}),
 		buf:       make([]byte, rxBufLen),
 		batch:     make([]virtio.UsedElem, 0, ctx.Queues[rxq].Size()),
 		readable:  true, // frames may have arrived before activation
 	}
 }
 
+// start runs the loop on a goroutine of its own (Activate, Resume). What
+// the receiver holds (a frame, chains) carries over from the last stop.
+func (r *receiver) start() {
+	r.stopping.Store(false)
+	done := make(chan struct{})
+	r.done = done
+	go r.run(done)
+}
+
 // stop ends the loop and waits for it: afterwards it touches neither the
-// queue nor guest memory. The frame it held is dropped.
+// queue nor guest memory. The frame and the chains it held stay with the
+// receiver (start goes on with them; at a reset they are dropped with it).
 func (r *receiver) stop() {
+	if r.done == nil {
+		return // never started (activated paused)
+	}
 	r.stopping.Store(true)
 	if err := r.d.wake(); err != nil {
 		r.d.fail(err)
@@ -87,9 +99,21 @@ func (r *receiver) stop() {
 	<-r.done
 }
 
-// run is the receive goroutine.
-func (r *receiver) run() {
-	defer close(r.done)
+// giveBack returns the chains held for a frame to the driver, empty (Linux
+// counts a length error, drops the buffer and posts another), so the
+// queue's indices match guest memory while the loop is stopped (Pause).
+// The driver is signalled at the next start.
+func (r *receiver) giveBack() {
+	for i := range r.nHeld {
+		r.q.PushUsed(r.held[i].Head, 0)
+		r.used = true
+	}
+	r.nHeld, r.heldLen = 0, 0
+}
+
+// run is the receive goroutine; it closes done when it returns.
+func (r *receiver) run(done chan struct{}) {
+	defer close(done)
 	d := r.d
 	for !r.stopping.Load() {
 		if err := r.fill(); err != nil {

@@ -47,4 +47,11 @@
 // no fids. A reply the server frames wrongly or an interrupt that cannot
 // be raised is a host failure: it goes to Options.OnError and Kick, and
 // the VMM stops the VM.
+//
+// # Snapshots
+//
+// Pause waits until the requests in flight are answered. SaveState refuses
+// (ErrInUse, naming the tag and the count) while the guest holds fids: open
+// files cannot be saved. Without fids a restored share may serve another
+// directory under the same tag (state.go).
 package p9

@@ -17,8 +17,9 @@ type file struct {
 	fd   int  // O_PATH, O_NOFOLLOW descriptor of the node (for a created file: a dup of open)
 	root bool // the share's root (its ".." is itself)
 
-	mu   sync.Mutex // open, and the directory position between seek and getdents
+	mu   sync.Mutex // open, live, and the directory position between seek and getdents
 	open int        // the opened descriptor after Open or Create; -1 before
+	live bool       // counted in fs.nodes: not closed yet
 }
 
 var _ lib9p.File = (*file)(nil)
@@ -33,7 +34,7 @@ func (f *file) Walk(names []string) ([]lib9p.QID, lib9p.File, error) {
 		if err != nil {
 			return nil, nil, errno(err)
 		}
-		return nil, &file{fs: f.fs, fd: fd, root: f.root, open: -1}, nil
+		return nil, f.fs.newFile(fd, -1, f.root), nil
 	case 1:
 		if err := checkName(names[0]); err != nil {
 			return nil, nil, err
@@ -42,7 +43,7 @@ func (f *file) Walk(names []string) ([]lib9p.QID, lib9p.File, error) {
 		if err != nil {
 			return nil, nil, errno(err)
 		}
-		return []lib9p.QID{f.fs.qid(&st)}, &file{fs: f.fs, fd: fd, open: -1}, nil
+		return []lib9p.QID{f.fs.qid(&st)}, f.fs.newFile(fd, -1, false), nil
 	}
 	return nil, nil, linux.EINVAL
 }
@@ -80,6 +81,10 @@ func (f *file) StatFS() (lib9p.FSStat, error) {
 func (f *file) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.live {
+		f.live = false
+		f.fs.nodes.Add(-1)
+	}
 	var errs []error
 	if f.open >= 0 {
 		errs = append(errs, unix.Close(f.open))

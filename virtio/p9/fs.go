@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hugelgupf/p9/linux"
 	lib9p "github.com/hugelgupf/p9/p9"
@@ -35,6 +36,16 @@ type fsys struct {
 
 	mu   sync.Mutex
 	devs map[uint64]uint64 // st_dev -> small number, for QID paths
+
+	// nodes counts the files not closed yet: the server's fids (each fid
+	// holds one file; a walk's intermediate files are closed at once).
+	nodes atomic.Int64
+}
+
+// newFile returns a node of the share, counted in nodes until Close.
+func (fs *fsys) newFile(fd, open int, root bool) *file {
+	fs.nodes.Add(1)
+	return &file{fs: fs, fd: fd, root: root, open: open, live: true}
 }
 
 func openFS(path string, ro bool) (*fsys, error) {
@@ -60,7 +71,7 @@ func (fs *fsys) Attach() (lib9p.File, error) {
 	if err != nil {
 		return nil, errno(err)
 	}
-	return &file{fs: fs, fd: fd, root: true, open: -1}, nil
+	return fs.newFile(fd, -1, true), nil
 }
 
 // qid makes the QID of a file from its stat: the path is the inode number,

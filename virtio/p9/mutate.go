@@ -153,7 +153,7 @@ func (f *file) Create(name string, flags lib9p.OpenFlags, perm lib9p.FileMode, _
 	if err != nil {
 		return nil, lib9p.QID{}, 0, errno(err)
 	}
-	nf := &file{fs: f.fs, fd: -1, open: fd}
+	nf := f.fs.newFile(-1, fd, false)
 	st, err := fstat(fd)
 	if err == nil && st.Mode&0o777 != uint32(perm)&0o777 { // the host's umask
 		err = retry(func() error { return unix.Fchmod(fd, uint32(perm)&0o7777) })

@@ -164,6 +164,12 @@ func New(t testing.TB, dev virtio.Device, opts Options) *Driver {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newDriver(t, dev, mem, opts)
+}
+
+// newDriver puts dev behind a new transport over mem.
+func newDriver(t testing.TB, dev virtio.Device, mem *guestmem.Memory, opts Options) *Driver {
+	t.Helper()
 	irq, err := NewIRQ()
 	if err != nil {
 		t.Fatal(err)

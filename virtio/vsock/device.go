@@ -135,6 +135,11 @@ type Device struct {
 	kicked  atomic.Uint32 // bit q: queue q was kicked since the muxer last looked
 	hostErr atomic.Pointer[error]
 
+	// resetOnActivate: the device was restored from a snapshot
+	// (RestoreState); the next activation queues TRANSPORT_RESET. Set
+	// and read by the transport's calls, which are serialized.
+	resetOnActivate bool
+
 	cmdMu   sync.Mutex
 	cmds    []*command
 	stopped bool          // the muxer was told to stop; no command is taken any more
@@ -158,6 +163,9 @@ const (
 	cmdReset
 	cmdStop
 	cmdTransportReset
+	cmdPause
+	cmdResume
+	cmdActivateRestored // cmdActivate, then the TRANSPORT_RESET event
 )
 
 // command is a request to the muxer from another goroutine.
@@ -382,7 +390,12 @@ func (d *Device) Activate(ctx *virtio.ActivationContext) error {
 	if len(ctx.Queues) <= txq || ctx.Queues[rxq] == nil || ctx.Queues[txq] == nil {
 		return errors.New("virtio-vsock: the driver did not enable the rx and tx queues")
 	}
-	if !d.send(cmdActivate, ctx) {
+	c := cmdActivate
+	if d.resetOnActivate {
+		d.resetOnActivate = false
+		c = cmdActivateRestored
+	}
+	if !d.send(c, ctx) {
 		return ErrClosed
 	}
 	return nil

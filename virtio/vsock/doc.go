@@ -33,7 +33,10 @@
 // closed (EOF instead of "OK") while the guest gets RST; both default to
 // 2 s and are counted in Stats. TransportReset sends the guest
 // VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue (for the VMM after
-// a snapshot restore) and closes the host side of every connection.
+// a snapshot restore) and closes the host side of every connection. A
+// device restored from a snapshot (state.go) queues that event itself when
+// its transport activates it: host connections do not survive a snapshot,
+// and the guest resets its sockets and re-reads its CID, which may be new.
 //
 // Everything the guest sends is hostile: the 44-byte header is parsed from
 // a copy and checked (source CID, destination CID 2, type STREAM, a known
@@ -52,7 +55,9 @@
 // in Go's netpoller on that epoll fd, so it holds no thread while idle.
 // The queue workers' Kick only records the queue in an atomic bit set and
 // signals that eventfd, a counter, so no kick is lost; Activate, Reset and
-// Close hand a command to the muxer the same way and wait for it. Host data is
+// Close (and Pause, Resume: a paused muxer serves its host sockets but
+// leaves the queues alone) hand a command to the muxer the same way and
+// wait for it. Host data is
 // read straight into the guest's rx buffers and guest data written
 // straight from its tx buffers (readv/sendmsg on guest memory; one readv
 // fills up to 16 rx buffers); only what a host socket cannot take at once

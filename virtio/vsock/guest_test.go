@@ -33,6 +33,8 @@ type guest struct {
 	path     string
 	fwdCnt   uint32 // what the guest reports consumed
 	bufAlloc uint32
+	cid      uint64 // the guest's CID (the config space's)
+	empty    int    // rx buffers returned empty (Pause gives held ones back so)
 }
 
 // pkt is a packet as the guest received it.
@@ -66,7 +68,7 @@ func newGuestOpts(t testing.TB, opts Options, bufSize uint32, nbufs int) *guest 
 	})
 	d := vt.New(t, dev, vt.Options{MemSize: 64 << 20})
 	d.Init(^uint64(0))
-	g := &guest{t: t, dev: dev, d: d, rxAddr: map[uint16]guestmem.GPA{}, rxSize: bufSize, path: path, bufAlloc: 1 << 20}
+	g := &guest{t: t, dev: dev, d: d, rxAddr: map[uint16]guestmem.GPA{}, rxSize: bufSize, path: path, bufAlloc: 1 << 20, cid: testCID}
 	g.rx = d.SetupQueue(rxq, 256)
 	g.tx = d.SetupQueue(txq, 256)
 	g.ev = d.SetupQueue(eventq, 8)
@@ -87,7 +89,7 @@ func (g *guest) postRx(a guestmem.GPA) {
 // recv returns the next packet the device sent, reposting its buffer.
 func (g *guest) recv() pkt {
 	g.t.Helper()
-	if len(g.pkts) == 0 {
+	for len(g.pkts) == 0 {
 		g.take(g.rx.Wait())
 	}
 	p := g.pkts[0]
@@ -113,6 +115,14 @@ func (g *guest) take(u vt.Used) {
 		g.t.Fatalf("used rx element %d: not a posted buffer", u.ID)
 	}
 	delete(g.rxAddr, uint16(u.ID))
+	if u.Len == 0 {
+		// A buffer the device held, given back at a Pause: Linux drops
+		// it and posts another.
+		g.empty++
+		g.postRx(a)
+		g.rx.Notify()
+		return
+	}
 	if u.Len < hdrSize || u.Len > g.rxSize {
 		g.t.Fatalf("used rx length %d", u.Len)
 	}
@@ -123,7 +133,7 @@ func (g *guest) take(u vt.Used) {
 	if int(p.Len) != len(p.data) {
 		g.t.Fatalf("packet len %d, used length says %d", p.Len, len(p.data))
 	}
-	if p.SrcCID != VMADDR_CID_HOST || p.DstCID != testCID || p.Type != VIRTIO_VSOCK_TYPE_STREAM || p.BufAlloc != BufAlloc {
+	if p.SrcCID != VMADDR_CID_HOST || p.DstCID != g.cid || p.Type != VIRTIO_VSOCK_TYPE_STREAM || p.BufAlloc != BufAlloc {
 		g.t.Fatalf("bad packet header %+v", p.hdr)
 	}
 	g.pkts = append(g.pkts, p)
@@ -135,8 +145,13 @@ func (g *guest) take(u vt.Used) {
 // does) and waits until the device consumed it.
 func (g *guest) send(h hdr, data []byte) {
 	g.t.Helper()
+	g.sendRaw(g.header(h, data), data)
+}
+
+// header completes h as send does and encodes it.
+func (g *guest) header(h hdr, data []byte) []byte {
 	if h.SrcCID == 0 {
-		h.SrcCID = testCID
+		h.SrcCID = g.cid
 	}
 	if h.DstCID == 0 {
 		h.DstCID = VMADDR_CID_HOST
@@ -155,21 +170,26 @@ func (g *guest) send(h hdr, data []byte) {
 	}
 	var b [hdrSize]byte
 	h.encode(&b)
-	g.sendRaw(b[:], data)
+	return b[:]
 }
 
 func (g *guest) sendRaw(head, data []byte) {
 	g.t.Helper()
 	g.d.AllocRelease(g.txMark)
+	g.postRaw(head, data)
+	if u := g.tx.Wait(); u.Len != 0 {
+		g.t.Fatalf("tx used length %d", u.Len)
+	}
+}
+
+// postRaw posts a tx packet and notifies the device, without waiting.
+func (g *guest) postRaw(head, data []byte) {
 	bufs := []vt.Buf{{Addr: g.d.Put(head), Len: uint32(len(head))}}
 	if len(data) > 0 {
 		bufs = append(bufs, vt.Buf{Addr: g.d.Put(data), Len: uint32(len(data))})
 	}
 	g.tx.Add(bufs...)
 	g.tx.Notify()
-	if u := g.tx.Wait(); u.Len != 0 {
-		g.t.Fatalf("tx used length %d", u.Len)
-	}
 }
 
 // expect receives the next packet and checks its op and ports. Credit

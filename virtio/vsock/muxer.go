@@ -35,7 +35,13 @@ type muxer struct {
 
 	// eventPending: a TRANSPORT_RESET event waits for an event buffer.
 	eventPending bool
-	evChain      virtio.Chain
+	// paused: the transport is paused (state.go): the muxer serves its
+	// host sockets but leaves the queues and guest memory alone. kicks
+	// wait in kicked. rxSignal: pause gave rx chains back; resume
+	// signals the driver.
+	paused   bool
+	rxSignal bool
+	evChain  virtio.Chain
 
 	// rxChains[:nHeld] were popped from the rx queue and not used yet;
 	// the rest are spare Chain values (their Bufs arrays are reused).
@@ -111,14 +117,23 @@ func (m *muxer) wakeup() bool {
 	}
 	for _, c := range m.d.takeCommands() {
 		switch c.kind {
-		case cmdActivate:
+		case cmdActivate, cmdActivateRestored:
 			m.ctx = c.ctx
-			m.eventPending = false
+			m.paused = c.ctx.Paused
+			// Restored: the snapshot's connections are gone on this
+			// host; the event makes the guest reset its sockets (and
+			// re-read its CID, which may be new).
+			m.eventPending = c.kind == cmdActivateRestored
 			m.d.kicked.Store(1<<rxq | 1<<txq) // look at whatever the driver posted already
 		case cmdReset:
 			m.closeAll()
 			m.ctx = nil
+			m.paused, m.rxSignal = false, false
 			m.eventPending = false
+		case cmdPause:
+			m.pause()
+		case cmdResume:
+			m.resume()
 		case cmdStop:
 			m.closeAll()
 			m.stopTimer()
@@ -143,6 +158,9 @@ func (m *muxer) serve() {
 	if m.d.Err() != nil {
 		m.ctx = nil // a host failure: stop serving, the VMM stops the VM
 		return
+	}
+	if m.paused {
+		return // the kicks wait in kicked
 	}
 	k := m.d.kicked.Swap(0)
 	if k&(1<<txq) != 0 {
