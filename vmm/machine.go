@@ -55,27 +55,31 @@ type machine struct {
 	rec   *recorder
 	boot  *boot.Result
 
-	stopOnce sync.Once
-	stopping atomic.Bool
-	stopped  chan struct{}
-	exit     *Exit
+	stopOnce  sync.Once
+	stopping  atomic.Bool
+	pausing   atomic.Bool // vmm/vm.go: vCPU loops park while set
+	pauseOnce sync.Once
+	pz        pauser
+	stopped   chan struct{}
+	exit      *Exit
 
 	virtio []*virtioDev // vmm/virtio.go
+
+	serial    *uart.UART
+	kbd       *i8042.I8042
+	cpuidHash string     // vmm/vcpu.go: the vCPUs' CPU features, for snapshots
+	snapMu    sync.Mutex // one snapshot at a time
 }
 
 // Run builds the VM described by cfg and runs it until it stops: the guest
 // stops it, a vCPU fails, or ctx is cancelled. An error means the VM could
 // not be built; how a VM that ran stopped is in *Exit.
 func Run(ctx context.Context, cfg Config) (*Exit, error) {
-	m, err := build(cfg)
+	v, err := Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	exit := m.run(ctx)
-	if err := m.close(); err != nil {
-		m.cfg.Log.Warn("releasing VM resources", "err", err)
-	}
-	return exit, nil
+	return v.Wait(), nil
 }
 
 func build(c Config) (*machine, error) {
@@ -215,6 +219,7 @@ func (m *machine) addDevices() error {
 		console = newMarkerWriter(console, m.cfg.ReadyMarker, func() { m.rec.mark(EventReady) })
 	}
 	serial := uart.New(serialIRQLine, console)
+	m.serial = serial
 	serial.OnFirstOutput = func() { m.rec.mark(EventFirstSerial) }
 	if err := m.pio.Insert(serialPort, serialPortSize, serial, "serial"); err != nil {
 		return err
@@ -225,6 +230,7 @@ func (m *machine) addDevices() error {
 	kbd := i8042.New(func() {
 		m.stop(&Exit{Reason: ReasonReset, Message: "guest reset through the i8042 controller", VCPU: -1})
 	})
+	m.kbd = kbd
 	if err := m.pio.Insert(i8042Port, i8042PortSize, kbd, "i8042"); err != nil {
 		return err
 	}
@@ -270,6 +276,7 @@ func (m *machine) stop(e *Exit) {
 		for _, c := range m.vcpus {
 			c.kick()
 		}
+		m.unparkAll()
 	})
 }
 

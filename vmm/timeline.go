@@ -16,6 +16,7 @@ const (
 	EventBootTimer    = "boot timer"
 	EventReady        = "guest ready" // Config.ReadyMarker seen on the console
 	EventStopped      = "stopped"
+	EventRestored     = "state restored" // a restore has set every state, before the first KVM_RUN
 )
 
 // Event is one point on the timeline, relative to the process start.

@@ -1,6 +1,8 @@
 package vmm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -46,6 +48,7 @@ func (m *machine) createVCPUs() error {
 	for i, e := range supported {
 		base[i] = boot.CPUIDEntry{Function: e.Function, Index: e.Index, Flags: e.Flags, EAX: e.EAX, EBX: e.EBX, ECX: e.ECX, EDX: e.EDX}
 	}
+	m.cpuidHash = cpuidHash(boot.NormalizeCPUID(base, 0, m.cfg.CPUs))
 	for id := 0; id < m.cfg.CPUs; id++ {
 		cpu, err := m.vm.CreateVCPU(id, mmapSize)
 		if err != nil {
@@ -83,7 +86,7 @@ func (c *vcpu) configure(base []boot.CPUIDEntry) error {
 	if err := c.setLINT(); err != nil {
 		return err
 	}
-	if c.id != 0 {
+	if c.id != 0 || c.m.boot == nil { // nil: a restore sets the state from the snapshot
 		return nil
 	}
 	return c.setBootState(&c.m.boot.CPU)
@@ -151,8 +154,13 @@ func (c *vcpu) kick() {
 func (c *vcpu) loop() {
 	runtime.LockOSThread()
 	c.tid.Store(int32(unix.Gettid()))
+	defer c.loopGone()
 	first := c.id == 0
 	for !c.m.stopping.Load() {
+		if c.m.pausing.Load() {
+			c.park()
+			continue
+		}
 		if first {
 			c.m.rec.mark(EventFirstKVMRun)
 			first = false
@@ -189,4 +197,14 @@ func (c *vcpu) where() string {
 		return fmt.Sprintf(" on vCPU %d (registers unreadable: %v)", c.id, err)
 	}
 	return fmt.Sprintf(" on vCPU %d at RIP %#x", c.id, regs.RIP)
+}
+
+// cpuidHash identifies the CPU features a VM's vCPUs get: a snapshot is
+// only restored where they are the same.
+func cpuidHash(entries []boot.CPUIDEntry) string {
+	h := sha256.New()
+	for _, e := range entries {
+		fmt.Fprintf(h, "%x %x %x %x %x %x %x\n", e.Function, e.Index, e.Flags, e.EAX, e.EBX, e.ECX, e.EDX)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -22,9 +22,20 @@ func init() {
 // serial console, reboot through the i8042 (the VMM stops on it), reboot at once on panic.
 const DefaultCmdline = "console=ttyS0 reboot=k panic=-1"
 
+const vmUsage = `usage: hull vm COMMAND [flags]   (hull vm COMMAND --help)
+
+  boot      boot a microVM (optionally serving a control socket: --api-sock)
+  restore   start a microVM from a snapshot
+  status    print a running VM's state (through its control socket)
+  pause     pause a running VM's vCPUs
+  resume    resume a paused VM
+  stop      stop a VM
+  snapshot  snapshot a running VM into a directory
+`
+
 func vmCmd(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Println("usage: hull vm boot [flags]   (hull vm boot --help)")
+		fmt.Print(vmUsage)
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -33,8 +44,12 @@ func vmCmd(args []string) int {
 	switch args[0] {
 	case "boot":
 		return vmBoot(args[1:])
+	case "restore":
+		return vmRestore(args[1:])
+	case "status", "pause", "resume", "stop", "snapshot":
+		return vmControl(args[0], args[1:])
 	}
-	return fail(exitUsage, "vm: unknown subcommand %q (known: boot)", args[0])
+	return fail(exitUsage, "vm: unknown subcommand %q (known: boot, restore, status, pause, resume, stop, snapshot)", args[0])
 }
 
 func vmBoot(args []string) int {
@@ -68,6 +83,7 @@ func vmBoot(args []string) int {
 		cfg.Vsock = v
 		return err
 	})
+	apiSock := fs.String("api-sock", "", "serve the VM's control socket (HTTP over a Unix socket, docs/vm-api.md) at this path: hull vm status|pause|resume|stop|snapshot --api-sock PATH")
 	allowEmulated := fs.Bool("allow-emulated", false, "boot even where KVM emulates guest kernel code (Linux takes minutes there and cannot run 64-bit user space)")
 	timeline := fs.Bool("timeline", false, "print the boot timeline to stderr when the VM stops")
 	timelineJSON := fs.String("timeline-json", "", "write the boot timeline as JSON to this file")
@@ -117,17 +133,29 @@ flags:
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	exit, err := vmm.Run(ctx, cfg)
+	ln, err := listenAPI(*apiSock)
 	if err != nil {
 		return fail(exitError, "vm boot: %v", err)
 	}
-	if *timeline {
+	vm, err := vmm.Start(ctx, cfg)
+	if err != nil {
+		closeAPI(ln, *apiSock)
+		return fail(exitError, "vm boot: %v", err)
+	}
+	exit := serveAPI(ln, *apiSock, vm)
+	return reportExit(exit, *timeline, *timelineJSON)
+}
+
+// reportExit prints how a VM stopped as --timeline and --timeline-json ask
+// and returns hull's exit status for it.
+func reportExit(exit *vmm.Exit, timeline bool, timelineJSON string) int {
+	if timeline {
 		fmt.Fprintf(os.Stderr, "hull: VM stopped: %s\nboot timeline (since process start):\n", exit)
 		if err := exit.Timeline.Format(os.Stderr); err != nil {
 			return fail(exitError, "timeline: %v", err)
 		}
 	}
-	if *timelineJSON != "" {
+	if timelineJSON != "" {
 		b, err := json.MarshalIndent(struct {
 			Reason   string       `json:"reason"`
 			Message  string       `json:"message"`
@@ -135,7 +163,7 @@ flags:
 			Memory   vmm.MemStats `json:"memory"`
 		}{exit.Reason.String(), exit.Message, exit.Timeline, exit.Memory}, "", "  ")
 		if err == nil {
-			err = os.WriteFile(*timelineJSON, append(b, '\n'), 0o644)
+			err = os.WriteFile(timelineJSON, append(b, '\n'), 0o644)
 		}
 		if err != nil {
 			return fail(exitError, "timeline: %v", err)

@@ -16,7 +16,7 @@ import (
 )
 
 // Guests names every guest tests/guest/Makefile builds (its GUESTS).
-var Guests = []string{"hello", "exitcode", "cmdline", "e820", "triplefault", "reset", "smp", "serialflood", "ioloop", "spin",
+var Guests = []string{"hello", "exitcode", "cmdline", "e820", "triplefault", "reset", "smp", "serialflood", "ioloop", "spin", "counter",
 	"virtioblk", "virtiovsock", "virtiohostile"}
 
 // ELFBase is where every guest's single PT_LOAD segment and entry point lie
@@ -121,3 +121,24 @@ func FloodOutput() string {
 	fmt.Fprintf(&b, "flood: done %d lines %d bytes\n", FloodLines, FloodLines*FloodLineLen)
 	return b.String()
 }
+
+// Counter is what the counter guest prints: "count 1" ... "count n", one per
+// line, then CounterDone (exit 0); CounterLost and exit 3 when its memory
+// table was not what it wrote.
+const (
+	CounterDone = "counter: done"
+	CounterLost = "counter: memory lost at"
+)
+
+// CounterOutput is the whole console output of a counter run to n.
+func CounterOutput(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "count %d\n", i)
+	}
+	return b.String() + CounterDone + "\n"
+}
+
+// CounterCmdline makes counter count to n with delay loop iterations
+// between lines.
+func CounterCmdline(n, delay int) string { return fmt.Sprintf("n=%d delay=%d", n, delay) }
