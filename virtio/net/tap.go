@@ -88,6 +88,12 @@ func (t *TAP) attach(name string) error {
 		return fmt.Errorf("net: TAP %s: TUNSETIFF: %w", shown, err)
 	}
 	t.name = ifr.Name()
+	return t.setup()
+}
+
+// setup sets the vnet header size and probes the offloads of an attached
+// TAP.
+func (t *TAP) setup() error {
 	if err := unix.IoctlSetPointerInt(t.fd, unix.TUNSETVNETHDRSZ, HdrLen); err != nil {
 		return fmt.Errorf("net: TAP %s: TUNSETVNETHDRSZ %d: %w", t.name, HdrLen, err)
 	}
@@ -105,6 +111,62 @@ func (t *TAP) attach(name string) error {
 		return fmt.Errorf("net: TAP %s: %w", t.name, err)
 	}
 	return nil
+}
+
+// TAPFromFile takes over a TAP someone else attached: f is /dev/net/tun
+// after TUNSETIFF with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (for example a TAP
+// created inside another network namespace, where only a thread that
+// entered it could create it). The TAP works on a duplicate of f's
+// descriptor, made non-blocking (a flag f shares); the caller keeps f and
+// closes it when it likes: the interface, unless persistent, disappears
+// once both are closed. The vnet header size and offloads are set up as
+// OpenTAP does.
+func TAPFromFile(f *os.File) (*TAP, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: no file", ErrNotTAP)
+	}
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("net: TAP file %s: %w", f.Name(), err)
+	}
+	fd := -1
+	var dupErr error
+	if err := sc.Control(func(raw uintptr) {
+		fd, dupErr = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, fmt.Errorf("net: TAP file %s: %w", f.Name(), err)
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("net: TAP file %s: dup: %w", f.Name(), dupErr)
+	}
+	t := &TAP{fd: fd}
+	if err := t.adopt(f.Name()); err != nil {
+		_ = unix.Close(fd) // the check's error is the one to report
+		return nil, err
+	}
+	return t, nil
+}
+
+// adopt checks that t.fd is an attached single-queue TAP with the flags
+// the device needs, makes it non-blocking and sets it up.
+func (t *TAP) adopt(shown string) error {
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(t.fd, unix.TUNGETIFF, ifr); err != nil {
+		// EBADFD: /dev/net/tun not attached yet; ENOTTY/EINVAL: not tun.
+		return fmt.Errorf("%w: %s is not an attached TAP (TUNGETIFF: %w)", ErrNotTAP, shown, err)
+	}
+	t.name = ifr.Name()
+	const want = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
+	if flags := ifr.Uint16(); flags&(unix.IFF_TUN|unix.IFF_TAP|unix.IFF_NO_PI|unix.IFF_VNET_HDR|unix.IFF_MULTI_QUEUE) != want {
+		return fmt.Errorf("%w: %s has flags %#x, want IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, single queue", ErrNotTAP, t.name, flags)
+	}
+	if err := unix.SetNonblock(t.fd, true); err != nil {
+		return fmt.Errorf("net: TAP %s: O_NONBLOCK: %w", t.name, err)
+	}
+	return t.setup()
 }
 
 // Name returns the interface's name (the kernel's pick when OpenTAP was
