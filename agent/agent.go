@@ -79,6 +79,9 @@ func (a *agent) containerServer(reaper container.Reaper, m Mounter) *Server {
 		Log:         a.logf,
 		Reaper:      reaper,
 		Mounter:     m,
+		Restored:    restored, // restored_linux.go
+		// config.json's network namespace paths are the host's (netconf.go).
+		HostNetns: true,
 		Shutdown: func() {
 			a.requestPowerOff(fmt.Sprintf("shutdown request on vsock port %d", proto.VsockPort))
 		},

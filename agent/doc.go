@@ -36,7 +36,10 @@
 // protocol: in the guest behind vsock, and on the host for the process
 // sandbox (sandbox_linux.go). With stdio "stream" it keeps each process's
 // pipes (or pty) until a stream connection attaches; with a rootfsTag it
-// mounts the container's virtio-9p root.
+// mounts the container's virtio-9p root; with a network (protocol 1.2,
+// netconf.go) it names, addresses and brings up the guest's NICs and adds
+// the routes before the first container, which shares the guest's network
+// namespace when its config names the host's by path.
 //
 // The host-testable logic (command-line parsing, the mount table, the
 // start-up sequence, the control protocol, the device probe) is plain Go

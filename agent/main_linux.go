@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hullvm/hull/agent/proto"
 )
 
 // Main is hull-agent's main function. It never returns: PID 1 ends with
@@ -21,6 +23,7 @@ func Main() {
 	sys := &linuxSystem{reaper: rp}
 	a := newAgent(sys, console())
 	a.server = a.containerServer(rp, sys)
+	a.server.ConfigureNetwork = func(n *proto.Network) error { return configureNetwork(netlinkOps{}, n, a.logf) }
 	defer a.recoverCrash()
 
 	chld := make(chan os.Signal, 1)

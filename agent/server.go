@@ -32,6 +32,15 @@ type Server struct {
 	// the runtime). The container's process then shares them, except for
 	// a mount namespace of its own for its root.
 	InheritNamespaces bool
+	// HostNetns: a network namespace that a config names by path is the
+	// host's, whose interfaces the VMM passed on to this guest (the vm
+	// sandbox): the container shares the agent's network namespace
+	// instead of joining the path (netconf.go).
+	HostNetns bool
+	// ConfigureNetwork applies a create's Network (protocol 1.2) to the
+	// machine the agent runs on; nil: such a create is refused
+	// (unsupported).
+	ConfigureNetwork func(n *proto.Network) error
 	// OnExit, when set, is called once a container's process has exited
 	// and its waiters have been answered.
 	OnExit func(id string, w proto.WaitResult)
@@ -40,6 +49,9 @@ type Server struct {
 	// code the statuses of the processes it starts (inits and execs). nil:
 	// the container code waits for its children itself.
 	Reaper container.Reaper
+	// Restored handles OpRestored: sets the clock and feeds the entropy
+	// pool of a VM restored from a snapshot; nil: refused (unsupported).
+	Restored func(*proto.RestoredArgs) error
 	// Mounter mounts the virtio-9p share a create names in RootfsTag; nil:
 	// such a create is refused (unsupported).
 	Mounter Mounter
@@ -59,6 +71,8 @@ type Server struct {
 	containers map[string]*ctr
 	streams    map[proto.StreamID]*stream // StdioStream: the agent's ends
 	conns      sync.WaitGroup             // connections being served
+	netMu      sync.Mutex                 // held while the network is configured
+	network    []byte                     // the Network configured, as JSON; nil: none yet (netMu)
 }
 
 // DefaultContainerDir is where the agent makes a directory per container
@@ -276,6 +290,14 @@ func (s *Server) handle(op proto.Op, args any, files []*os.File) (any, []*os.Fil
 	switch op {
 	case proto.OpShutdown:
 		return nil, nil, proto.Errorf(proto.CodeUnsupported, "shutdown: not supported by this agent")
+	case proto.OpRestored:
+		if s.Restored == nil {
+			return nil, nil, proto.Errorf(proto.CodeUnsupported, "restored: this agent runs in no VM")
+		}
+		if err := s.Restored(args.(*proto.RestoredArgs)); err != nil {
+			return nil, nil, proto.Errorf(proto.CodeFailed, "restored: %v", err)
+		}
+		return nil, nil, nil
 	case proto.OpResize:
 		return nil, nil, s.resize(args.(*proto.ResizeArgs))
 	}
@@ -417,6 +439,11 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	s.containers[a.ID] = c
 	s.mu.Unlock()
 
+	if err := s.configureNetwork(a.Network); err != nil {
+		closeFiles(files)
+		s.forget(a.ID)
+		return nil, nil, err
+	}
 	pio, err := newStdio(a.Stdio, a.Terminal, files)
 	if err != nil {
 		s.forget(a.ID)
@@ -425,6 +452,9 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	defer pio.closeChild()
 	if s.InheritNamespaces {
 		inheritNamespaces(&spec)
+	}
+	if s.HostNetns {
+		shareGuestNetns(&spec)
 	}
 	if a.Rootfs != "" && spec.Root != nil {
 		spec.Root.Path = a.Rootfs
@@ -490,6 +520,32 @@ func uniq(fs ...*os.File) []*os.File {
 		}
 	}
 	return out
+}
+
+// configureNetwork applies n once: the guest has one network, which a
+// later create may name again but not change.
+func (s *Server) configureNetwork(n *proto.Network) error {
+	if n == nil {
+		return nil
+	}
+	if s.ConfigureNetwork == nil {
+		return proto.Errorf(proto.CodeUnsupported, "network: this agent does not configure networks")
+	}
+	b, _ := json.Marshal(n)
+	s.netMu.Lock()
+	defer s.netMu.Unlock() // creates with a network wait for each other
+	if s.network != nil {
+		if string(s.network) != string(b) {
+			return proto.Errorf(proto.CodeState, "network: the guest's network is configured already, differently")
+		}
+		return nil
+	}
+	if err := s.ConfigureNetwork(n); err != nil {
+		return proto.Errorf(proto.CodeFailed, "%v", err)
+	}
+	s.network = b
+	s.logf("network configured: %d interfaces, %d routes", len(n.Interfaces), len(n.Routes))
+	return nil
 }
 
 func (s *Server) forget(id string) {

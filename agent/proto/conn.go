@@ -254,6 +254,8 @@ type Client struct {
 	mu    sync.Mutex
 	seq   uint64
 	Agent string // the agent's self-description from its Hello
+	// Version is the agent's protocol version from its Hello.
+	Version ProtocolVersion
 }
 
 // NewClient performs the Hello exchange on c.
@@ -264,7 +266,7 @@ func NewClient(c net.Conn) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Client{conn: conn, Agent: h.Agent}, nil
+	return &Client{conn: conn, Agent: h.Agent, Version: h.Version}, nil
 }
 
 // Close closes the connection.

@@ -58,11 +58,12 @@ const (
 	OpCloseStdin Op = "close-stdin" // IDArgs; no result
 	OpDelete     Op = "delete"      // IDArgs; no result (the container's resources are released)
 	OpShutdown   Op = "shutdown"    // no args; the agent ends (the process sandbox exits, a VM powers off)
+	OpRestored   Op = "restored"    // RestoredArgs; no result (the VM was restored from a snapshot)
 )
 
 var knownOps = map[Op]bool{OpPing: true, OpCreate: true, OpStart: true, OpState: true, OpSignal: true,
 	OpWait: true, OpExec: true, OpPs: true, OpPause: true, OpResume: true, OpResize: true,
-	OpCloseStdin: true, OpDelete: true, OpShutdown: true}
+	OpCloseStdin: true, OpDelete: true, OpShutdown: true, OpRestored: true}
 
 // Request is one operation on a control connection.
 type Request struct {
@@ -142,6 +143,10 @@ type CreateArgs struct {
 	ExtraFDs int `json:"extraFds,omitempty"`
 	// Annotations and the runtime's state, passed to hooks.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Network (1.2), when set, configures the guest's interfaces and
+	// routes before the container is made (network.go); an agent that
+	// cannot answers unsupported.
+	Network *Network `json:"network,omitempty"`
 }
 
 // CreateResult names the created process.
@@ -276,6 +281,8 @@ func (r *Request) Validate() (any, error) {
 		args = &ExecArgs{}
 	case OpResize:
 		args = &ResizeArgs{}
+	case OpRestored:
+		args = &RestoredArgs{}
 	default:
 		args = &IDArgs{}
 	}
@@ -293,6 +300,14 @@ func (r *Request) Validate() (any, error) {
 
 func validateArgs(r *Request, args any) error {
 	switch a := args.(type) {
+	case *RestoredArgs:
+		if a.RealtimeNs <= 0 {
+			return fmt.Errorf("realtimeNs %d is not a time", a.RealtimeNs)
+		}
+		if len(a.Entropy) > MaxEntropy {
+			return fmt.Errorf("%d bytes of entropy (at most %d)", len(a.Entropy), MaxEntropy)
+		}
+		return nil
 	case *CreateArgs:
 		if err := ValidID(a.ID); err != nil {
 			return err
@@ -310,6 +325,11 @@ func validateArgs(r *Request, args any) error {
 		}
 		if !isObject(a.Spec) {
 			return fmt.Errorf("spec is not a JSON object")
+		}
+		if a.Network != nil {
+			if err := a.Network.Validate(); err != nil {
+				return err
+			}
 		}
 		return checkStdio(a.Stdio, a.Terminal, a.ExtraFDs, r.FDs)
 	case *ExecArgs:
@@ -398,3 +418,15 @@ func Forwarded(s os.Signal) (unix.Signal, bool) {
 	}
 	return sig, true
 }
+
+// RestoredArgs tell the agent of a VM restored from a snapshot what
+// changed under it: the time (the guest's clock stands where it stood at
+// the snapshot) and fresh randomness (every VM restored from one snapshot
+// starts with the same random state).
+type RestoredArgs struct {
+	RealtimeNs int64  `json:"realtimeNs"` // the host's CLOCK_REALTIME
+	Entropy    []byte `json:"entropy"`    // from the host's getrandom; credited to the guest's pool
+}
+
+// MaxEntropy bounds RestoredArgs.Entropy.
+const MaxEntropy = 512

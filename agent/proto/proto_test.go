@@ -260,15 +260,16 @@ func TestUnclaimedDescriptorsClosed(t *testing.T) {
 	}
 }
 
-// TestVersion11: 1.1 is a minor step (RootfsTag, VsockPort); the new
-// field is left out of requests that do not set it, so they read as 1.0.
+// TestVersion11: 1.1 and 1.2 are minor steps (RootfsTag, VsockPort;
+// Network); the new fields are left out of requests that do not set
+// them, so they read as 1.0.
 func TestVersion11(t *testing.T) {
-	if Version != (ProtocolVersion{Major: 1, Minor: 1}) || VsockPort != 1025 {
+	if Version != (ProtocolVersion{Major: 1, Minor: 2}) || VsockPort != 1025 {
 		t.Fatalf("Version %s, VsockPort %d", Version, VsockPort)
 	}
 	b, _ := json.Marshal(CreateArgs{ID: "c", Bundle: "/b", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
-	if strings.Contains(string(b), "rootfsTag") {
-		t.Errorf("unset RootfsTag encoded: %s", b)
+	if strings.Contains(string(b), "rootfsTag") || strings.Contains(string(b), "network") {
+		t.Errorf("unset RootfsTag or Network encoded: %s", b)
 	}
 	b, _ = json.Marshal(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: "t", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
 	if !strings.Contains(string(b), `"rootfsTag":"t"`) {
