@@ -30,7 +30,7 @@ MAKEFLAGS += --no-print-directory
 GO ?= go
 MODULE := github.com/hullvm/hull
 # packages whose tests make up the kvm tier (missing ones are skipped)
-KVM_PKGS ?= ./kvm ./hostcheck ./vmm ./tests/kvm
+KVM_PKGS ?= ./kvm ./hostcheck ./vmm ./tests/kvm ./tests/containerd
 # the nested runner's limit for the whole kvm tier, seconds
 NESTED_TIMEOUT ?= 1200
 # packages for test-unit, lint, bench and fuzz

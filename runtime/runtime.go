@@ -28,6 +28,9 @@ type Runtime struct {
 	// ConfigFile is the host configuration (DefaultConfigFile).
 	ConfigFile string
 	Log        *slog.Logger
+	// LogOptions are the flags Log was made from; the vm sandbox's host
+	// process logs to the same file (vmtimeline.go).
+	LogOptions LogOptions
 }
 
 func (r *Runtime) store() store { return store{root: r.Root} }
@@ -52,7 +55,7 @@ func (r *Runtime) sandbox(name string) (Sandbox, error) {
 		if self == "" {
 			self = "/proc/self/exe"
 		}
-		return &vmSandbox{self: self}, nil
+		return &vmSandbox{self: self, log: r.log(), logOpts: r.LogOptions}, nil
 	}
 	return nil, fmt.Errorf("unknown sandbox %q", name)
 }
@@ -127,6 +130,7 @@ func (r *Runtime) Create(id string, o CreateOptions) (err error) {
 		if proc != nil {
 			proc.Kill()
 			proc.Wait()
+			r.cleanupVMNetwork(rec, spec) // what the killed VMM left (vmnet.go)
 		}
 		s.remove(id)
 	}()
@@ -138,7 +142,7 @@ func (r *Runtime) Create(id string, o CreateOptions) (err error) {
 	}
 	var res *Created
 	res, err = sb.Create(&CreateRequest{Dir: dir, ID: id, Bundle: bundle, Spec: spec, Raw: raw,
-		ConsoleSocket: o.ConsoleSocket, Stdio: o.Stdio, ExtraFiles: o.ExtraFiles})
+		ConsoleSocket: o.ConsoleSocket, Stdio: o.Stdio, ExtraFiles: o.ExtraFiles, Created: rec.Created})
 	if res != nil {
 		proc = res.Process
 	}
@@ -284,6 +288,9 @@ func (r *Runtime) Start(id string) error {
 	if err := r.store().save(rec); err != nil {
 		return err
 	}
+	if rec.Sandbox == SandboxVM {
+		LogVMPhase(r.log(), id, VMPhase{Name: PhaseContainerStarted, At: time.Since(rec.Created)})
+	}
 	if spec, err := ReadSpec(r.store().dir(id)); err == nil && spec.Hooks != nil {
 		// runtime-spec: a failing poststart hook is logged; the container runs on.
 		if err := hooks.RunAll("poststart", spec.Hooks.Poststart, stateJSON(rec)); err != nil {
@@ -330,6 +337,14 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 }
 
 func (r *Runtime) signal(rec *Record, sig unix.Signal, all bool) error {
+	if rec.Sandbox == SandboxVM && rec.Status == "paused" {
+		// The guest cannot take a signal while its vCPUs are stopped;
+		// SIGKILL ends the VM, and the container with it.
+		if sig != unix.SIGKILL {
+			return fmt.Errorf("%w: container %s is paused (its VM's vCPUs are stopped): resume it to deliver %v", ErrState, rec.ID, sig)
+		}
+		return unix.Kill(rec.Pid, unix.SIGKILL)
+	}
 	cl, err := r.connect(rec)
 	if err == nil {
 		defer cl.Close()
@@ -366,6 +381,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 			return fmt.Errorf("%w: cannot delete container %s that is not stopped: %s (use --force)", ErrState, id, rec.Status)
 		}
 		r.kill(rec)
+	}
+	if spec, err := ReadSpec(r.store().dir(id)); err == nil {
+		r.cleanupVMNetwork(rec, spec) // vmnet.go
 	}
 	var hookErr error
 	if bundleSpec, err := ReadSpec(r.store().dir(id)); err == nil && bundleSpec.Hooks != nil {
@@ -510,6 +528,14 @@ func (r *Runtime) freeze(id string, pause bool) error {
 	if rec.Status != want {
 		return fmt.Errorf("%w: container %s is %s, not %s", ErrState, id, rec.Status, want)
 	}
+	if rec.Sandbox == SandboxVM {
+		// The whole VM stops: its vCPUs leave the guest until resume.
+		if err := vmFreeze(r.store().dir(id), pause); err != nil {
+			return err
+		}
+		rec.Status = to
+		return r.store().save(rec)
+	}
 	cl, err := r.connect(rec)
 	if err != nil {
 		return err
@@ -554,19 +580,13 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (proto.WaitRe
 	}
 	defer cl.Close()
 	name := fmt.Sprintf("exec-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if rec.Sandbox == SandboxVM {
+		return r.execVM(cl, id, name, p, raw, o) // vmexec.go
+	}
 	args := &proto.ExecArgs{ID: id, Exec: name, Process: raw, Stdio: proto.StdioFDs, Terminal: p.Terminal,
 		ExtraFDs: len(o.ExtraFiles)}
-	vm := rec.Sandbox == SandboxVM
-	if vm {
-		// No descriptors cross into a VM: stdio goes over stream
-		// connections, relayed by this process until the exec ends.
-		if p.Terminal || o.Detach || len(o.ExtraFiles) > 0 {
-			return proto.WaitResult{}, fmt.Errorf("the vm sandbox's exec supports neither --tty, --detach nor --preserve-fds yet")
-		}
-		args.Stdio = proto.StdioStream
-	}
 	var files []*os.File
-	if !p.Terminal && !vm {
+	if !p.Terminal {
 		files = append(files, o.Stdio[:]...)
 	}
 	files = append(files, o.ExtraFiles...)
@@ -592,19 +612,9 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (proto.WaitRe
 	if o.Detach {
 		return proto.WaitResult{}, nil
 	}
-	var drain func(time.Duration) bool
-	if vm {
-		sb, _ := r.sandbox(SandboxVM)
-		if drain, err = AttachStreams(sb, r.store().dir(id), id, name, o.Stdio[0], o.Stdio[1], o.Stdio[2]); err != nil {
-			return proto.WaitResult{}, err
-		}
-	}
 	var w proto.WaitResult
 	if _, err := cl.Call(proto.OpWait, &proto.IDArgs{ID: id, Exec: name}, &w); err != nil {
 		return proto.WaitResult{}, err
-	}
-	if drain != nil {
-		drain(10 * time.Second)
 	}
 	return w, nil
 }

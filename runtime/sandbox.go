@@ -42,6 +42,7 @@ type CreateRequest struct {
 	ConsoleSocket   string // with Spec.Process.Terminal
 	Stdio           [3]*os.File
 	ExtraFiles      []*os.File
+	Created         time.Time // when create began: the zero of the vm sandbox's timeline
 }
 
 // Created is a sandbox with its container created.

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullvm/hull/agent/proto"
+	"github.com/hullvm/hull/vmm/api"
 )
 
 // The vm sandbox (DESIGN.md §2): each container gets a microVM booted from
@@ -35,16 +38,21 @@ const VMSandboxCommand = "__vm-sandbox"
 // The vm sandbox's files and limits, shared with its host process
 // (package vmsandbox).
 const (
-	VsockFile    = "vsock.sock"
-	RootfsTag    = "rootfs"
-	VMReportFD   = 3 // the VMM process reports the create's outcome here
-	VMLogFD      = 4 // and logs here (<dir>/vm.log)
-	BootTimeout  = 120 * time.Second
-	maxSunPath   = 107
-	AgentRetryMS = 20
+	VsockFile     = "vsock.sock"
+	VMMSocketFile = "vmm.sock" // the VMM's control socket (package vmm/api)
+	RootfsTag     = "rootfs"
+	VMReportFD    = 3 // the VMM process reports the create's outcome here
+	VMLogFD       = 4 // and logs here (<dir>/vm.log)
+	BootTimeout   = 120 * time.Second
+	maxSunPath    = 107
+	AgentRetryMS  = 20
 )
 
-type vmSandbox struct{ self string }
+type vmSandbox struct {
+	self    string
+	log     *slog.Logger // create's timeline and the console's end on failure; nil: none
+	logOpts LogOptions   // handed on to the VMM process (vmtimeline.go)
+}
 
 // VMSandbox returns the vm sandbox that re-executes self ("" for
 // /proc/self/exe) as its host process.
@@ -61,14 +69,18 @@ func (v *vmSandbox) Name() string { return SandboxVM }
 type VMReport struct {
 	ContainerPid int    `json:"containerPid,omitempty"`
 	Error        string `json:"error,omitempty"`
+	// Phases is the timeline up to the container's creation (or the
+	// failure), since create began (vmtimeline.go).
+	Phases []VMPhase `json:"phases,omitempty"`
 }
 
 func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
-	if req.Spec.Process.Terminal {
-		return nil, fmt.Errorf("%w: the vm sandbox does not support process.terminal yet", ErrBadConfig)
-	}
 	if len(req.ExtraFiles) > 0 {
 		return nil, fmt.Errorf("the vm sandbox cannot pass --preserve-fds descriptors into a VM")
+	}
+	// The VM's size and boot timeout are checked before anything starts.
+	if _, err := VMLimitsOf(req.Spec); err != nil {
+		return nil, err
 	}
 	if p := filepath.Join(req.Dir, VsockFile); len(p) > maxSunPath {
 		return nil, fmt.Errorf("the VM's vsock socket %s is longer than a Unix socket path may be (%d bytes): use a shorter --root", p, maxSunPath)
@@ -85,10 +97,19 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	}
 	defer logf.Close()
 	cmd := exec.Command(v.self, VMSandboxCommand, "--id", req.ID, "--dir", req.Dir, "--bundle", req.Bundle)
+	cmd.Args = append(cmd.Args, v.vmmArgs(req)...)
 	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = req.Stdio[0], req.Stdio[1], req.Stdio[2]
 	cmd.ExtraFiles = []*os.File{wr, logf} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var tty *hostTTY
+	if req.Spec.Process.Terminal {
+		if tty, err = vmTerminal(cmd, req.Spec.Process.ConsoleSize, logf); err != nil {
+			wr.Close()
+			return nil, err
+		}
+		defer tty.Close()
+	}
 	err = cmd.Start()
 	wr.Close()
 	if err != nil {
@@ -101,10 +122,17 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	if jerr := json.Unmarshal([]byte(line), &rep); jerr != nil {
 		return out, vmError(fmt.Errorf("the VMM exited before the container was created (%v)", firstErr(err, jerr)), req.Dir)
 	}
+	v.logPhases(req.ID, rep.Phases)
 	if rep.Error != "" {
-		return out, errors.New(rep.Error)
+		return out, v.consoleError(errors.New(rep.Error), req.Dir)
 	}
 	out.ContainerPid = rep.ContainerPid
+	if tty != nil {
+		// The guest's terminal is attached and sized: the master may go.
+		if err := sendConsole(req.ConsoleSocket, tty.master); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
 }
 
@@ -169,18 +197,7 @@ func dialVsock(dir string, port uint32) (net.Conn, error) {
 // errOut: one stream connection each. The returned function waits until
 // the agent closed stdout and stderr, i.e. all output is delivered.
 func AttachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut io.Writer) (func(time.Duration) bool, error) {
-	dial := func(stream string) (net.Conn, error) {
-		c, err := sb.Dial(dir)
-		if err != nil {
-			return nil, err
-		}
-		pc := proto.NewConn(c)
-		if _, err := pc.ClientHello(proto.RoleStream, &proto.StreamID{Container: id, Exec: exec, Stream: stream}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("attaching %s: %w", stream, err)
-		}
-		return c, nil
-	}
+	dial := func(stream string) (net.Conn, error) { return dialStream(sb, dir, id, exec, stream) }
 	var conns []net.Conn
 	fail := func(err error) (func(time.Duration) bool, error) {
 		for _, c := range conns {
@@ -199,7 +216,10 @@ func AttachStreams(sb Sandbox, dir, id, exec string, in io.Reader, out, errOut i
 		}
 		conns = append(conns, c)
 		go func(c net.Conn, w io.Writer) {
-			io.Copy(w, c)
+			// Read and write, no splice: splice(2) into a file does not
+			// take the file position's lock, so stdout and stderr sharing
+			// one open file (2>&1) could overwrite each other.
+			copyPlain(w, c)
 			c.Close()
 			done <- struct{}{}
 		}(c, s.w)
@@ -238,7 +258,7 @@ func VMSize(s *specs.Spec) (memMiB, cpus int, err error) {
 	memMiB, cpus = DefaultVMMemMiB, 1
 	if r := resources(s); r != nil {
 		if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
-			memMiB = int((*r.Memory.Limit+(1<<20)-1)>>20) + VMOverheadMiB
+			memMiB = int((*r.Memory.Limit-1)>>20+1) + VMOverheadMiB // rounded up, without overflow
 		}
 		if r.CPU != nil && r.CPU.Quota != nil && *r.CPU.Quota > 0 && r.CPU.Period != nil && *r.CPU.Period > 0 {
 			cpus = int((uint64(*r.CPU.Quota) + *r.CPU.Period - 1) / *r.CPU.Period)
@@ -268,6 +288,21 @@ func resources(s *specs.Spec) *specs.LinuxResources {
 const (
 	AnnotationVMMemory = "hull.vm.memory_mib"
 	AnnotationVMCPUs   = "hull.vm.cpus"
-	DefaultVMMemMiB    = 256
-	VMOverheadMiB      = 64 // guest kernel, agent and page cache beside the container's limit
+	// AnnotationVMTemplate "false" boots the container's VM instead of
+	// restoring it from a template (docs/snapshot.md).
+	AnnotationVMTemplate = "hull.vm.template"
+	DefaultVMMemMiB      = 256
+	VMOverheadMiB        = 64 // guest kernel, agent and page cache beside the container's limit
 )
+
+// vmFreeze pauses or resumes the VM's vCPUs through the VMM's control
+// socket.
+func vmFreeze(dir string, pause bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := api.NewClient(filepath.Join(dir, VMMSocketFile))
+	if pause {
+		return c.Pause(ctx)
+	}
+	return c.Resume(ctx)
+}

@@ -29,13 +29,14 @@ if [ -z "${HULL_TEST_IMAGE_KERNEL:-}" ] && img=$("$HULL_BIN" image default 2>/de
   HULL_TEST_IMAGE_KERNEL=$(sed -n 1p <<< "$img") HULL_TEST_IMAGE_INITRD=$(sed -n 2p <<< "$img")
 fi
 export HULL_TEST_IMAGE_KERNEL=${HULL_TEST_IMAGE_KERNEL:-} HULL_TEST_IMAGE_INITRD=${HULL_TEST_IMAGE_INITRD:-}
-timeout=${HULL_KVM_TEST_TIMEOUT:-4m}    # per binary: a hang ends with a goroutine dump
+timeout=${HULL_KVM_TEST_TIMEOUT:-7m}    # per binary: a hang ends with a goroutine dump
 # Hard limit per binary, seconds. In the nested runner a test binary now and
 # then stops making progress at a random test (about one tier run in three
 # under load; the guest, the test's own deadline and its watchdog all stay
 # silent, so the whole process or L1's output relay is stuck; cause not yet
-# found, see tests/nested/README.md). The normal run of a binary takes < 60 s.
-hard=${HULL_KVM_BINARY_LIMIT:-240}
+# found, see tests/nested/README.md). The normal run of a binary takes < 60 s,
+# but tests-kvm's containers in microVMs about 4 minutes.
+hard=${HULL_KVM_BINARY_LIMIT:-480}
 stalls=()
 
 # In the nested runner / is the host's root over 9p, so /tmp, the kernel

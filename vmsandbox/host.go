@@ -13,11 +13,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hullvm/hull/agent"
@@ -25,6 +24,8 @@ import (
 	"github.com/hullvm/hull/guestimage"
 	"github.com/hullvm/hull/runtime"
 	"github.com/hullvm/hull/vmm"
+	"github.com/hullvm/hull/vmm/api"
+	"github.com/hullvm/hull/vmsandbox/tcnet"
 )
 
 // Main is the vm sandbox's host process (`hull __vm-sandbox`),
@@ -36,35 +37,48 @@ func Main(args []string) int {
 	id := fs.String("id", "", "container id")
 	dir := fs.String("dir", "", "the container's state directory")
 	bundle := fs.String("bundle", "", "the bundle")
+	ttyFD := fs.Int("tty-fd", -1, "the host terminal's slave, with process.terminal (tty.go)")
+	newTimeline := timelineFlags(fs) // timeline.go
 	if err := fs.Parse(args); err != nil || *id == "" || *dir == "" || *bundle == "" {
 		fmt.Fprintln(os.Stderr, "hull __vm-sandbox: internal command of the vm sandbox; started by `hull create`")
 		return 2
 	}
 	report := os.NewFile(runtime.VMReportFD, "report")
 	logw := os.NewFile(runtime.VMLogFD, "vm.log")
-	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, start: time.Now(), sb: runtime.VMSandbox(""),
+	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, ttyFD: *ttyFD, start: time.Now(), sb: runtime.VMSandbox(""),
 		log: log.New(logw, "hull-vm["+*id+"] ", log.LstdFlags|log.Lmicroseconds)}
+	h.tl = newTimeline(h.id, h.start)
+	defer h.closeNetwork() // net.go: after the VM has stopped
 	pid, err := h.create()
 	if err != nil {
 		h.log.Printf("create failed: %v", err)
 		h.stopVM()
-		json.NewEncoder(report).Encode(&runtime.VMReport{Error: err.Error()})
+		h.closeNetwork() // before the report: hull create kills this process on it
+		json.NewEncoder(report).Encode(&runtime.VMReport{Error: err.Error(), Phases: h.tl.report(h.vm)})
 		report.Close()
 		return 1
 	}
-	json.NewEncoder(report).Encode(&runtime.VMReport{ContainerPid: pid})
+	json.NewEncoder(report).Encode(&runtime.VMReport{ContainerPid: pid, Phases: h.tl.report(h.vm)})
 	report.Close()
 	return h.run()
 }
 
 type vmHost struct {
 	id, dir, bundle string
+	ttyFD           int // the host terminal's slave, or -1
 	start           time.Time
 	log             *log.Logger
 	sb              runtime.Sandbox
 	cancel          context.CancelFunc
 	vmDone          chan vmResult
 	drain           func(time.Duration) bool
+	tl              *timeline // the start-latency phases (timeline.go)
+	vm              *vmm.VM
+	bootTimeout     time.Duration  // annotation hull.vm.boot_timeout
+	agentUp         bool           // the agent answered: it can power the VM off
+	restored        bool           // the VM came from a template (template.go)
+	net             *tcnet.Network // the container's network namespace, connected (net.go)
+	guestNet        *proto.Network // what the agent configures from it
 }
 
 type vmResult struct {
@@ -74,6 +88,7 @@ type vmResult struct {
 
 func (h *vmHost) phase(what string) {
 	h.log.Printf("timeline %s: %v", what, time.Since(h.start).Round(time.Microsecond))
+	h.tl.mark(what)
 }
 
 // create boots the VM, waits for the agent and has it create the
@@ -87,13 +102,12 @@ func (h *vmHost) create() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	mem, cpus, err := runtime.VMSize(spec)
+	lim, err := runtime.VMLimitsOf(spec) // checked by create already; the host may have changed
 	if err != nil {
 		return 0, err
 	}
-	if err := checkHostMemory(mem); err != nil {
-		return 0, err
-	}
+	mem, cpus := lim.MemMiB, lim.CPUs
+	h.bootTimeout = lim.BootTimeout
 	kernel, initrd, err := guestimage.Default()
 	if err != nil {
 		return 0, err
@@ -115,58 +129,82 @@ func (h *vmHost) create() (int, error) {
 		Shares:      []vmm.Share{{Tag: runtime.RootfsTag, Path: runtime.RootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly}},
 		Start:       h.start,
 	}
+	if cfg.Nets, err = h.setupNetwork(spec); err != nil {
+		console.Close()
+		return 0, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	vm, err := h.startVM(ctx, cfg, spec) // template.go: restored from a template, or booted
+	if err != nil {
+		console.Close()
+		return 0, err
+	}
+	h.vm = vm
 	h.vmDone = make(chan vmResult, 1)
 	go func() {
-		exit, err := vmm.Run(ctx, cfg)
+		exit := vm.Wait()
 		console.Close()
-		h.vmDone <- vmResult{exit, err}
+		h.vmDone <- vmResult{exit, nil}
 	}()
-	h.phase("vmm started")
-	cl, err := h.waitAgent()
+	// The control socket: `hull pause`/`resume` pause the vCPUs through it.
+	ln, err := api.Listen(filepath.Join(h.dir, runtime.VMMSocketFile))
+	if err != nil {
+		return 0, err
+	}
+	api.Serve(ln, vm)
+	h.phase(runtime.PhaseVMMStart)
+	cl, conn, err := h.waitAgent()
 	if err != nil {
 		return 0, err
 	}
 	defer cl.Close()
-	h.phase("agent ready")
+	h.agentUp = true
+	// What follows is the guest's to answer too: bounded, like the boot.
+	if err := conn.SetDeadline(time.Now().Add(max(h.bootTimeout, time.Minute))); err != nil {
+		return 0, err
+	}
+	h.phase(runtime.PhaseAgentReady)
+	if h.restored {
+		if err := h.sendRestored(cl); err != nil {
+			return 0, err
+		}
+	}
 	var res proto.CreateResult
-	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream,
+	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream, Terminal: spec.Process.Terminal,
 		RootfsTag: runtime.RootfsTag, Annotations: spec.Annotations}
+	if args.Network, err = h.networkFor(cl); err != nil {
+		return 0, err
+	}
 	if _, err := cl.Call(proto.OpCreate, args, &res); err != nil {
 		return 0, err
 	}
-	h.drain, err = runtime.AttachStreams(h.sb, h.dir, h.id, "", os.Stdin, os.Stdout, os.Stderr)
+	h.drain, err = h.attachStdio(spec.Process.Terminal)
 	if err != nil {
 		return 0, err
 	}
-	h.phase("container created")
+	h.phase(runtime.PhaseContainerCreated)
 	return res.Pid, nil
 }
 
 // waitAgent connects to the agent's port until it answers, the VM stops
-// or runtime.BootTimeout passes.
-func (h *vmHost) waitAgent() (*proto.Client, error) {
-	deadline := time.Now().Add(runtime.BootTimeout)
-	for {
-		select {
-		case r := <-h.vmDone:
-			h.vmDone <- r
-			return nil, fmt.Errorf("the VM stopped before its agent answered: %v", describeVMEnd(r))
-		default:
-		}
-		if c, err := h.sb.Dial(h.dir); err == nil {
-			cl, err := proto.NewClient(c)
-			if err == nil {
-				return cl, nil
+// or the boot timeout passes (wait.go).
+func (h *vmHost) waitAgent() (*proto.Client, net.Conn, error) {
+	w := &agentWait{
+		dial: func() (net.Conn, error) { return h.sb.Dial(h.dir) },
+		stopped: func() (string, bool) {
+			select {
+			case r := <-h.vmDone:
+				h.vmDone <- r
+				return describeVMEnd(r), true
+			default:
+				return "", false
 			}
-			h.log.Printf("agent hello: %v", err)
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the guest's agent did not answer within %v (console: %s)", runtime.BootTimeout, filepath.Join(h.dir, "console.log"))
-		}
-		time.Sleep(runtime.AgentRetryMS * time.Millisecond)
+		},
+		timeout: h.bootTimeout, retry: runtime.AgentRetryMS * time.Millisecond, hello: helloTimeout,
+		logf: h.log.Printf,
 	}
+	return w.wait()
 }
 
 func describeVMEnd(r vmResult) string {
@@ -212,7 +250,8 @@ func (h *vmHost) run() int {
 		h.log.Printf("the VM stopped while the container ran: %s", describeVMEnd(r))
 		return 255
 	}
-	h.phase(fmt.Sprintf("container exited (%s)", w))
+	h.log.Printf("container exited: %s", w)
+	h.phase(runtime.PhaseContainerExited)
 	if h.drain != nil && !h.drain(10*time.Second) {
 		h.log.Printf("the container's output did not end within 10 s of its exit")
 	}
@@ -240,7 +279,10 @@ func (h *vmHost) stopVM() {
 	if h.vmDone == nil {
 		return
 	}
-	if err := h.call(proto.OpShutdown, nil, nil); err != nil && !errors.Is(err, os.ErrClosed) {
+	if !h.agentUp {
+		// Nobody in the guest to ask (it never answered): stop it now.
+		h.cancel()
+	} else if err := h.call(proto.OpShutdown, nil, nil); err != nil && !errors.Is(err, os.ErrClosed) {
 		h.log.Printf("shutdown request: %v", err)
 	}
 	select {
@@ -251,22 +293,5 @@ func (h *vmHost) stopVM() {
 		r := <-h.vmDone
 		h.log.Printf("VM cancelled after 10 s: %s", describeVMEnd(r))
 	}
-	h.phase("vm stopped")
-}
-
-// checkHostMemory refuses a VM larger than the host's memory.
-func checkHostMemory(mib int) error {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return nil // cannot tell; vmm's mmap will say
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
-			kb, err := strconv.ParseUint(f[1], 10, 64)
-			if err == nil && uint64(mib)<<10 > kb {
-				return fmt.Errorf("%w: the VM would need %d MiB, the host has %d MiB", runtime.ErrBadConfig, mib, kb>>10)
-			}
-		}
-	}
-	return nil
+	h.phase(runtime.PhaseVMStopped)
 }

@@ -62,6 +62,8 @@ func run(args []string) int {
 			container.InitMain() // never returns
 		case runtime.VMSandboxCommand:
 			return vmsandbox.Main(args[1:])
+		case runtime.VMRelayCommand:
+			return runtime.RelayMain(args[1:])
 		case runtime.AgentCommand:
 			return agent.ProcessSandboxMain(args[1:], []string{"/proc/self/exe", initCommand})
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -105,43 +104,16 @@ func parseGlobals(args []string) ([]string, error) {
 }
 
 func newRuntime() *runtime.Runtime {
-	return &runtime.Runtime{Root: globals.root, Log: logger()}
+	return &runtime.Runtime{Root: globals.root, Log: logger(), LogOptions: logOptions()}
+}
+
+func logOptions() runtime.LogOptions {
+	return runtime.LogOptions{File: globals.log, Format: globals.logFormat, Debug: globals.debug}
 }
 
 // logger writes to --log in --log-format (text or json), where containerd
 // reads the last error; without --log, warnings go to stderr.
-func logger() *slog.Logger {
-	level := slog.LevelWarn
-	if globals.debug {
-		level = slog.LevelDebug
-	}
-	var w io.Writer = os.Stderr
-	if globals.log != "" {
-		f, err := os.OpenFile(globals.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err == nil {
-			w = f
-		}
-	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcLevel}
-	if globals.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// runcLevel names levels as runc (logrus) does: error, warning, info,
-// debug. containerd's runc shim shows its user the last line of --log
-// whose level is exactly "error", and ignores slog's "ERROR".
-func runcLevel(groups []string, a slog.Attr) slog.Attr {
-	if l, ok := a.Value.Any().(slog.Level); ok && a.Key == slog.LevelKey && len(groups) == 0 {
-		name := strings.ToLower(l.String())
-		if l == slog.LevelWarn {
-			name = "warning"
-		}
-		a.Value = slog.StringValue(name)
-	}
-	return a
-}
+func logger() *slog.Logger { return logOptions().Logger() }
 
 // ociFail reports an error as runc does: one line on stderr, and the same
 // at level error in --log (containerd shows that line to its user).
@@ -416,7 +388,7 @@ func execCmd(args []string) int {
 	fs.StringVar(procFile, "p", "", "short for --process")
 	detach := fs.Bool("detach", false, "return once the process started")
 	fs.BoolVar(detach, "d", false, "short for --detach")
-	pidFile := fs.String("pid-file", "", "write the process's pid here")
+	pidFile := fs.String("pid-file", "", "write the process's pid here (vm sandbox: the host process relaying its stdio, which exits with its status)")
 	noNewPrivs := fs.Bool("no-new-privs", false, "set no_new_privileges")
 	preserve := fs.Int("preserve-fds", 0, "pass this many descriptors after stderr")
 	fs.String("process-label", "", "accepted for runc compatibility")

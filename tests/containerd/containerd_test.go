@@ -1,9 +1,12 @@
 // Package containerdtests runs hull under containerd, as a runc
 // replacement: Debian's containerd with its runc shim
-// (io.containerd.runc.v2) and `ctr run --runc-binary`, the process sandbox
-// chosen by a wrapper script. Host tier (root). The test starts its own
-// containerd (state, sockets and hull's --root under a temp directory) and
-// imports a busybox image it builds itself: no registry is needed.
+// (io.containerd.runc.v2) and `ctr run --runc-binary`, a wrapper script
+// that runs hull. TestContainerd (host tier, root) has the wrapper choose
+// the process sandbox; TestContainerdVM (kvm tier, root) leaves hull's
+// default, the vm sandbox: each container in its own microVM. The test
+// starts its own containerd (state, sockets and hull's --root under a temp
+// directory) and imports a busybox image it builds itself: no registry is
+// needed.
 //
 // Needs containerd, ctr, containerd-shim-runc-v2 (Debian: containerd) and a
 // static busybox (busybox-static); skips with one line without them, or
@@ -32,8 +35,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullvm/hull/guestimage"
 	"github.com/hullvm/hull/internal/hulltest"
 	"github.com/hullvm/hull/internal/testtier"
+	"github.com/hullvm/hull/vmsandbox"
 )
 
 const (
@@ -79,7 +84,8 @@ type env struct {
 	addr        string // containerd's gRPC socket
 	log         string // containerd's log
 	trace       string // every hull command line the shim ran, one a line
-	wrapper     string // the --runc-binary: hull --sandbox=process
+	wrapper     string // the --runc-binary: hull, with --sandbox=process or none (vm)
+	sandbox     string // "process" or "vm"
 	hull        string
 	hullRoot    string // the shim's --runc-root; hull's --root is hullRoot/<namespace>
 	fifoDir     string
@@ -87,15 +93,44 @@ type env struct {
 }
 
 func TestContainerd(t *testing.T) {
+	if os.Getenv(testtier.EnvTier) == "kvm" {
+		t.Skip("host-tier test (process sandbox); the kvm tier runs TestContainerdVM")
+	}
 	testtier.RequireRoot(t)
+	runContainerd(t, "process")
+}
+
+// TestContainerdVM is TestContainerd with hull's default sandbox, the vm
+// sandbox (kvm tier): the shim's create boots a microVM whose pid is the
+// task's, the container's output comes back through the VMM, and its exit
+// status is the VMM's.
+func TestContainerdVM(t *testing.T) {
+	testtier.RequireKVM(t)
+	testtier.RequireRoot(t)
+	if _, _, err := guestimage.Default(); err != nil {
+		if os.Getenv(testtier.EnvRequireKVM) == "1" {
+			t.Fatalf("no guest image for the vm sandbox: %v (%s=1: this test must not be skipped)", err, testtier.EnvRequireKVM)
+		}
+		t.Skipf("no guest image for the vm sandbox: %v", err)
+	}
+	runContainerd(t, "vm")
+}
+
+func runContainerd(t *testing.T, sandbox string) {
 	containerd := testtier.RequireTool(t, "containerd")
-	e := &env{ctr: testtier.RequireTool(t, "ctr")}
+	e := &env{ctr: testtier.RequireTool(t, "ctr"), sandbox: sandbox}
 	testtier.RequireTool(t, "containerd-shim-runc-v2")
 	busybox := staticBusybox(t)
 	hull := hullBin(t)
 
-	// Short paths: containerd's sockets must fit in sun_path.
-	dir, err := os.MkdirTemp("", "hull-ctrd-")
+	// Short paths: containerd's sockets must fit in sun_path. The vm
+	// sandbox serves the rootfs to its guest over virtio-9p: tmpfs (the
+	// nested runner's / is itself a 9p share).
+	base := ""
+	if st, err := os.Stat("/dev/shm"); sandbox == "vm" && err == nil && st.IsDir() {
+		base = "/dev/shm"
+	}
+	dir, err := os.MkdirTemp(base, "hull-ctrd-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +147,17 @@ func TestContainerd(t *testing.T) {
 	e.hullRoot = filepath.Join(dir, "hull-root")
 	e.fifoDir = filepath.Join(dir, "fifo")
 	e.wrapper = filepath.Join(dir, "hull-runc")
-	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\nexec %s --sandbox=process \"$@\"\n",
-		shellQuote(e.trace), shellQuote(hull))
+	flag := "--sandbox=process "
+	if sandbox == "vm" {
+		flag = "" // the default
+	}
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\nexec %s %s\"$@\"\n",
+		shellQuote(e.trace), shellQuote(hull), flag)
 	if err := os.WriteFile(e.wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 
+	shimSocketsOnTmpfs(t)
 	e.startContainerd(t, containerd)
 	// After the containers are gone (cleanups run last-first), before
 	// containerd stops: what failed is in these logs.
@@ -242,7 +282,9 @@ func (e *env) checkGone(t *testing.T, id string) {
 		t.Fatal(err)
 	}
 	for _, ent := range ents {
-		t.Errorf("left under hull's --root %s: %s", root, ent.Name())
+		if ent.Name() != vmsandbox.TemplatesDir { // the vm sandbox's VM templates: shared, kept
+			t.Errorf("left under hull's --root %s: %s", root, ent.Name())
+		}
 	}
 	if b, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(b, []byte("/"+id+"/rootfs")) {
 		t.Errorf("the rootfs of %s is still mounted", id)
@@ -336,10 +378,12 @@ disabled_plugins = [
 		time.Sleep(100 * time.Millisecond)
 	}
 	// overlayfs where the kernel and the file system under e.dir allow
-	// it (containerd's default), else the native snapshotter.
+	// it (containerd's default), else the native snapshotter. The plugin
+	// says ok without the kernel's overlay module (the nested runner's L1
+	// loads only what it needs): ask /proc/filesystems too.
 	e.snapshotter = "native"
 	for _, line := range strings.Split(e.ok(t, "plugins", "ls"), "\n") {
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == "io.containerd.snapshotter.v1" && f[1] == "overlayfs" && f[3] == "ok" {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "io.containerd.snapshotter.v1" && f[1] == "overlayfs" && f[3] == "ok" && kernelHasOverlay() {
 			e.snapshotter = "overlayfs"
 		}
 	}
@@ -367,7 +411,7 @@ func (e *env) removeLeftovers(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
 			cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 			isShim := strings.Contains(cmd, "containerd-shim") && strings.Contains(cmd, e.addr)
-			if isShim || strings.Contains(cmd, "__agent --id "+idPrefix) {
+			if isShim || strings.Contains(cmd, "__agent --id "+idPrefix) || strings.Contains(cmd, "__vm-sandbox --id "+idPrefix) {
 				procs[pid] = cmd
 			}
 		}
@@ -423,7 +467,9 @@ func (e *env) dumpOnFailure(t *testing.T) {
 	})
 	logs, _ := filepath.Glob(filepath.Join(e.dir, "state", "io.containerd.runtime.v2.task", namespace, "*", "log.json"))
 	agents, _ := filepath.Glob(filepath.Join(e.hullRoot, namespace, "*", "agent.log"))
-	for _, p := range append(logs, agents...) {
+	vms, _ := filepath.Glob(filepath.Join(e.hullRoot, namespace, "*", "vm.log"))
+	consoles, _ := filepath.Glob(filepath.Join(e.hullRoot, namespace, "*", "console.log"))
+	for _, p := range append(append(append(logs, agents...), vms...), consoles...) {
 		show("log", p, 50, nil)
 	}
 }
@@ -540,6 +586,63 @@ func (e *env) waitOutput(t *testing.T, path, want string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// shimSocketDir is where containerd 1.6's runc shim binds its sockets,
+// whatever containerd's own paths are.
+const shimSocketDir = "/run/containerd/s"
+
+// shimSocketsOnTmpfs mounts a tmpfs on shimSocketDir when it lies on 9p,
+// where Unix sockets cannot be bound: in the nested runner, / is the
+// host's root shared over 9p (the mount is L1's alone).
+func shimSocketsOnTmpfs(t *testing.T) {
+	if err := os.MkdirAll(shimSocketDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if fsType(shimSocketDir) != "9p" {
+		return
+	}
+	if err := syscall.Mount("tmpfs", shimSocketDir, "tmpfs", 0, "mode=0711"); err != nil {
+		t.Fatalf("%s is on 9p, where the shim cannot bind its sockets, and mounting a tmpfs there failed: %v", shimSocketDir, err)
+	}
+	t.Logf("%s is on 9p: the shim's sockets go to a tmpfs mounted there", shimSocketDir)
+	t.Cleanup(func() {
+		if err := syscall.Unmount(shimSocketDir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmounting %s: %v", shimSocketDir, err)
+		}
+	})
+}
+
+// fsType is the type of the mount that holds path, from /proc/mounts
+// (statfs would not do: 9p passes on the host file system's magic).
+func fsType(path string) string {
+	b, _ := os.ReadFile("/proc/mounts")
+	best, typ := "", ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		mp := f[1]
+		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
+			best, typ = mp, f[2]
+		}
+	}
+	return typ
+}
+
+// kernelHasOverlay reports whether the kernel knows overlayfs, loading
+// its module if need be.
+func kernelHasOverlay() bool {
+	has := func() bool {
+		b, _ := os.ReadFile("/proc/filesystems")
+		return bytes.Contains(b, []byte("\toverlay\n"))
+	}
+	if has() {
+		return true
+	}
+	_ = exec.Command("modprobe", "overlay").Run() // where it fails, has() says so
+	return has()
 }
 
 func lastLine(path string) string {

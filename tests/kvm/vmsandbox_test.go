@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 type vmEnv struct {
 	t         *testing.T
 	bin, root string
+	env       []string // added to hull's environment
 }
 
 func newVMEnv(t *testing.T) *vmEnv {
@@ -32,7 +34,35 @@ func newVMEnv(t *testing.T) *vmEnv {
 	bin := testtier.RequireFile(t, envBin, "hull binary (bin/hull)")
 	testtier.RequireFile(t, envImageKernel, "guest image kernel (make guest)")
 	// The VMM binds its vsock socket in the state directory: tmpfs.
-	return &vmEnv{t: t, bin: bin, root: socketDir(t)}
+	root := socketDir(t)
+	// Every test's root shares one templates directory: the first
+	// container boots and snapshots the template VM, the rest restore it.
+	if err := os.Symlink(sharedTemplates(t), filepath.Join(root, ".templates")); err != nil {
+		t.Fatal(err)
+	}
+	return &vmEnv{t: t, bin: bin, root: root}
+}
+
+var templatesDir struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// sharedTemplates is the templates directory of this test binary's run,
+// removed at its end (TestMain).
+func sharedTemplates(t *testing.T) string {
+	templatesDir.Do(func() {
+		base := "/dev/shm"
+		if st, err := os.Stat(base); err != nil || !st.IsDir() {
+			base = os.TempDir()
+		}
+		templatesDir.dir, templatesDir.err = os.MkdirTemp(base, "hull-templates-")
+	})
+	if templatesDir.err != nil {
+		t.Fatal(templatesDir.err)
+	}
+	return templatesDir.dir
 }
 
 type vmResult struct {
@@ -45,6 +75,9 @@ func (e *vmEnv) hull(args ...string) vmResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--root", e.root}, args...)...)
+	if e.env != nil {
+		cmd.Env = append(os.Environ(), e.env...)
+	}
 	// Files: a created container's host process keeps create's stdout.
 	dir := e.t.TempDir()
 	o, _ := os.Create(filepath.Join(dir, "stdout"))
@@ -134,9 +167,7 @@ func TestVMSandboxRun(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(b, "rootfs/out")); string(got) != "written\n" {
 		t.Errorf("the container's /out in the bundle: %q", got)
 	}
-	if ents, _ := os.ReadDir(e.root); len(ents) != 0 {
-		t.Errorf("%d entries left under --root", len(ents))
-	}
+	e.wantEmptyRoot()
 }
 
 // TestVMSandboxLifecycle: create, state, start, exec, kill, delete through
@@ -174,4 +205,23 @@ func TestVMSandboxLifecycle(t *testing.T) {
 	if len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("VMM process left behind: %s", out)
 	}
+}
+
+// wantEmptyRoot checks that nothing but the templates is left under --root.
+func (e *vmEnv) wantEmptyRoot() {
+	e.t.Helper()
+	ents, _ := os.ReadDir(e.root)
+	for _, ent := range ents {
+		if ent.Name() != ".templates" {
+			e.t.Errorf("left under --root: %s", ent.Name())
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if templatesDir.dir != "" {
+		os.RemoveAll(templatesDir.dir)
+	}
+	os.Exit(code)
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/hullvm/hull/internal/hulltest"
 	"github.com/hullvm/hull/internal/testbundle"
@@ -325,37 +323,7 @@ func TestConsoleSocket(t *testing.T) {
 	s.Process.Terminal = true
 	writeSpec(t, b, s)
 	sock := filepath.Join(t.TempDir(), "console.sock")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	master := make(chan *os.File, 1)
-	go func() {
-		c, err := l.AcceptUnix()
-		if err != nil {
-			master <- nil
-			return
-		}
-		defer c.Close()
-		oob := make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 64), oob)
-		if err != nil {
-			master <- nil
-			return
-		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if len(msgs) != 1 {
-			master <- nil
-			return
-		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		if len(fds) != 1 {
-			master <- nil
-			return
-		}
-		master <- os.NewFile(uintptr(fds[0]), "pty-master")
-	}()
+	master := hulltest.ConsoleSocket(t, sock, time.Minute)
 	e.fails("--console-socket", "create", "--bundle", b, "t0") // terminal without a console socket
 	e.ok("create", "--bundle", b, "--console-socket", sock, "t1")
 	defer e.hull("delete", "--force", "t1")

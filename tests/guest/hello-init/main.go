@@ -5,7 +5,8 @@
 //
 //	hello-init: pid=1 ncpu=2 cmdline=console=ttyS0 reboot=k panic=-1 quiet
 //
-// and restarts the machine. The kernel is booted with reboot=k, so the
+// and restarts the machine (unless the initramfs holds /hello-init.hang,
+// hang.go). The kernel is booted with reboot=k, so the
 // restart is an i8042 reset, which hull reports as the stop reason "reset".
 // Build it static:
 //
@@ -36,6 +37,7 @@ func main() {
 		cmdline = strings.TrimSpace(string(b))
 	}
 	fmt.Fprintf(console, "hello-init: pid=%d ncpu=%d cmdline=%s\n", os.Getpid(), runtime.NumCPU(), cmdline)
+	hangIfMarked(console) // hang.go
 	if strings.Contains(" "+cmdline+" ", " "+virtioSwitch+" ") {
 		virtioChecks(console) // virtio.go
 	}
