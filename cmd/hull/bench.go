@@ -14,12 +14,12 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "benchmarks beside their baselines (hull bench boot|ioexit|container --help)", run: benchCmd})
+	register(command{name: "bench", summary: "benchmarks beside their baselines (hull bench boot|ioexit|container|restore --help)", run: benchCmd})
 }
 
 func benchCmd(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Println("usage: hull bench boot|ioexit|container [flags]   (hull bench boot --help)")
+		fmt.Println("usage: hull bench boot|ioexit|container|restore [flags]   (hull bench boot --help)")
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -32,8 +32,10 @@ func benchCmd(args []string) int {
 		return benchIOExit(args[1:])
 	case "container":
 		return benchContainer(args[1:])
+	case "restore":
+		return benchRestore(args[1:])
 	}
-	return fail(exitUsage, "bench: unknown subcommand %q (known: boot, ioexit, container)", args[0])
+	return fail(exitUsage, "bench: unknown subcommand %q (known: boot, ioexit, container, restore)", args[0])
 }
 
 func benchBoot(args []string) int {
@@ -123,18 +125,26 @@ and the C loop with N, in one invocation, and prints ns/exit and the ratio.`)
 func benchContainer(args []string) int {
 	fs := flag.NewFlagSet("bench container", flag.ContinueOnError)
 	var o bench.ContainerOptions
-	fs.StringVar(&o.Bundle, "bundle", "", "the OCI bundle `dir` that both runtimes run (default: a temporary one, the busybox from PATH running true)")
+	fs.StringVar(&o.Bundle, "bundle", "", "the OCI bundle `dir` that every runtime runs (default: a temporary one, the busybox from PATH running true)")
 	fs.IntVar(&o.Runs, "runs", bench.DefaultContainerRuns, "measured containers of each runtime, alternating")
 	fs.IntVar(&o.Warmup, "warmup", 1, "unmeasured containers of each runtime first")
 	fs.StringVar(&o.Runc, "runc", "", "runc to compare with (default: "+bench.DefaultRunc+" from PATH, hull alone when missing)")
-	fs.BoolVar(&o.NoRunc, "no-runc", false, "hull alone")
+	fs.BoolVar(&o.NoRunc, "no-runc", false, "hull alone (same as leaving runc out of --sandboxes)")
+	sandboxes := fs.String("sandboxes", bench.DefaultSandboxes, "what runs, a comma-separated `list` of: vm (hull's vm sandbox, its VMs restored from a template; skipped with one line where KVM or the guest image is missing), vm-boot (the same, each VM booted: a copy of the bundle with hull.vm.template=false), process (hull's process sandbox), runc")
 	fs.StringVar(&o.Mode, "mode", bench.ContainerModeRun, "`mode`: run (one run call per container) or lifecycle (separate create, start, state until stopped and delete calls, each timed)")
 	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultContainerTimeout, "per runtime call; a call that takes longer fails")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
-	benchUsage(fs, "container [--mode run|lifecycle] [--bundle DIR]", `Creates, starts, waits for and deletes containers alternately under hull
-(this executable, --sandbox=process) and runc, each with a private --root
-in a temporary directory, and prints P50/min/max of each phase and the
-hull/runc ratio of the P50s. As root. Exit status 1 if a run failed.`)
+	benchUsage(fs, "container [--mode run|lifecycle] [--sandboxes vm,vm-boot,process,runc] [--bundle DIR]", `Creates, starts, waits for and deletes containers under hull's vm sandbox
+(this executable, --sandbox=vm: a microVM per container) twice, as hull-vm
+(VMs restored from a template, which its first container makes) and as
+hull-vm-boot (each VM booted: the bundle's config.json copied with the
+annotation hull.vm.template=false, the same rootfs; both share one --root),
+under its process sandbox (--sandbox=process) and under runc, each going
+first in turn, each with a private --root in a temporary directory, and
+prints P50/min/max of each phase and the ratios to runc of the P50s; for
+the vm sandbox also its start-latency timeline (first KVM_RUN, agent ready,
+container created, started, exited: read from its --debug --log). As root.
+Exit status 1 if a run failed.`)
 	if rc := parseFlags(fs, args); rc >= 0 {
 		return rc
 	}
@@ -147,6 +157,9 @@ hull/runc ratio of the P50s. As root. Exit status 1 if a run failed.`)
 		return fail(exitUsage, "bench container: --mode %q: want %s or %s", o.Mode, bench.ContainerModeRun, bench.ContainerModeLifecycle)
 	case o.Runs <= 0 || o.Warmup < 0:
 		return fail(exitUsage, "bench container: --runs must be positive, --warmup not negative")
+	}
+	if err := o.SetSandboxes(*sandboxes); err != nil {
+		return fail(exitUsage, "bench container: --sandboxes: %v", err)
 	}
 	var err error
 	if o.Hull, err = os.Executable(); err != nil {

@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullvm/hull/runtime"
 )
 
 // Container benchmark defaults.
@@ -68,6 +71,15 @@ type ContainerOptions struct {
 	Hull   string // the hull executable; each call is `Hull --root R --sandbox=process VERB ...`
 	Runc   string // runc executable; "" looks up DefaultRunc in PATH
 	NoRunc bool   // hull alone
+	// VM adds hull's vm sandbox (container_vm.go) where it can run here,
+	// its VMs restored from a template; VMBoot adds it again as
+	// hull-vm-boot, each VM booted (a copy of the bundle with
+	// hull.vm.template=false). NoProcess leaves out the process sandbox.
+	// SetSandboxes sets them from a list.
+	VM        bool
+	VMBoot    bool
+	NoProcess bool
+	vmCheck   func() string // why the vm sandbox cannot run, "" if it can; nil: vmUsable
 
 	// Bundle is the OCI bundle both runtimes run; "" builds a temporary one
 	// with BusyboxBundle from Busybox ("" looks up DefaultBusybox in PATH)
@@ -101,10 +113,35 @@ func (o *ContainerOptions) defaults() {
 	}
 }
 
+// DefaultSandboxes is what `hull bench container` runs unless told: see
+// SetSandboxes.
+const DefaultSandboxes = "vm,vm-boot,process,runc"
+
+// SetSandboxes sets what runs from a comma-separated list of vm (hull's
+// vm sandbox, VMs restored from a template), vm-boot (the same, each VM
+// booted), process (hull's process sandbox) and runc.
+func (o *ContainerOptions) SetSandboxes(list string) error {
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "vm", "vm-boot", "process", "runc":
+			seen[name] = true
+		default:
+			return fmt.Errorf("unknown %q (known: vm, vm-boot, process, runc)", name)
+		}
+	}
+	if !seen["runc"] && o.Runc != "" {
+		return errors.New("--runc given but runc is not in the list")
+	}
+	o.VM, o.VMBoot, o.NoProcess = seen["vm"], seen["vm-boot"], !seen["process"]
+	o.NoRunc = o.NoRunc || !seen["runc"]
+	return nil
+}
+
 // ContainerRun is one container of one runtime. Phases not measured (the
 // other mode's, or those after a failure) are 0.
 type ContainerRun struct {
-	Runtime  string `json:"runtime"` // "hull" or "runc"
+	Runtime  string `json:"runtime"` // "hull" (process sandbox), "hull-vm", "hull-vm-boot" or "runc"
 	Run      int    `json:"run"`     // 1-based; warm-up runs are not kept
 	ID       string `json:"id"`
 	OK       bool   `json:"ok"`
@@ -122,6 +159,9 @@ type ContainerRun struct {
 	StateCalls int `json:"state_calls,omitempty"`
 
 	Tail string `json:"output_tail,omitempty"` // failures only: the failed call's stdout and stderr
+
+	// VMPhases is a vm-sandbox container's timeline from --log.
+	VMPhases []runtime.VMPhase `json:"vm_phases,omitempty"`
 }
 
 func (r *ContainerRun) phase(name string) time.Duration {
@@ -155,8 +195,13 @@ type ContainerReport struct {
 	Runc        string         `json:"runc,omitempty"`         // the runc that ran, "" when none
 	RuncVersion string         `json:"runc_version,omitempty"` // first line of `runc --version`
 	RuncNote    string         `json:"runc_note,omitempty"`    // why runc did not run
+	VMArgv      string         `json:"vm_argv,omitempty"`      // the vm sandbox's argv before the verb
+	VMBootArgv  string         `json:"vm_boot_argv,omitempty"` // hull-vm-boot's, the same when it ran
+	VMNote      string         `json:"vm_note,omitempty"`      // why the vm sandbox did not run
 	Hull        []ContainerRun `json:"hull"`
 	RuncRuns    []ContainerRun `json:"runc_runs,omitempty"`
+	VM          []ContainerRun `json:"vm,omitempty"`
+	VMBoot      []ContainerRun `json:"vm_boot,omitempty"`
 	Stats       ContainerStats `json:"stats"`
 }
 
@@ -169,6 +214,12 @@ type ContainerStats struct {
 	// The wait phase's `state` calls per run (lifecycle mode).
 	HullStateCalls Summary[float64] `json:"hull_state_calls"`
 	RuncStateCalls Summary[float64] `json:"runc_state_calls"`
+	// VMRatio is hull-vm / runc of the headline phase's P50, VMBootRatio
+	// hull-vm-boot's.
+	VMRatio        float64           `json:"vm_ratio_p50,omitempty"`
+	VMTimeline     []VMTimelinePhase `json:"vm_timeline,omitempty"`
+	VMBootRatio    float64           `json:"vm_boot_ratio_p50,omitempty"`
+	VMBootTimeline []VMTimelinePhase `json:"vm_boot_timeline,omitempty"`
 }
 
 // ContainerPhase is one phase's figures for both runtimes.
@@ -177,18 +228,27 @@ type ContainerPhase struct {
 	Hull  Summary[time.Duration] `json:"hull_ns"`
 	Runc  Summary[time.Duration] `json:"runc_ns"`
 	Ratio float64                `json:"ratio_p50"` // hull / runc P50; 0 without both
+	VM    Summary[time.Duration] `json:"vm_ns"`
+	// VMRatio is hull-vm / runc P50; 0 without both.
+	VMRatio float64                `json:"vm_ratio_p50,omitempty"`
+	VMBoot  Summary[time.Duration] `json:"vm_boot_ns"`
+	// VMBootRatio is hull-vm-boot / runc P50; 0 without both.
+	VMBootRatio float64 `json:"vm_boot_ratio_p50,omitempty"`
 }
 
 // runtimeCLI is one runtime as the benchmark calls it.
 type runtimeCLI struct {
-	name string
-	argv []string // executable and global flags, --root included
-	tmp  string   // where each call's stdout and stderr files go
+	name     string
+	argv     []string // executable and global flags, --root included
+	bundle   string   // the bundle it runs
+	tmp      string   // where each call's stdout and stderr files go
+	phaseLog string   // the vm sandbox's --log, read for each container's timeline
 }
 
 // RunContainer creates, starts, waits for and deletes Warmup+Runs
-// containers from the bundle under hull (process sandbox) and under runc,
-// alternating which goes first, each runtime with a private --root, and
+// containers from the bundle under hull (process sandbox, and with VM and
+// VMBoot the vm sandbox) and under runc, each runtime going first in turn,
+// each with a private --root (the vm sandbox's two share one), and
 // summarizes the runs whose calls all succeeded. An error means the
 // benchmark could not run (or ctx ended); failed runs are in the report.
 func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, error) {
@@ -235,34 +295,64 @@ func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, er
 		rep.Bundle = abs
 	}
 
-	runtimes := map[string]*runtimeCLI{}
-	for _, name := range []string{"hull", "runc"} {
-		if name == "runc" && rep.Runc == "" {
-			continue
+	var names []string
+	if !o.NoProcess {
+		names = append(names, RuntimeHull)
+	}
+	if rep.Runc != "" {
+		names = append(names, RuntimeRunc)
+	}
+	if o.VM || o.VMBoot {
+		check := o.vmCheck
+		if check == nil {
+			check = vmUsable
 		}
+		if rep.VMNote = check(); rep.VMNote == "" && o.VM {
+			names = append(names, RuntimeHullVM)
+		}
+		if rep.VMNote == "" && o.VMBoot {
+			names = append(names, RuntimeHullVMBoot)
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("bench container: no runtime to run")
+	}
+	runtimes := map[string]*runtimeCLI{}
+	for _, name := range names {
 		rt := &runtimeCLI{name: name, tmp: filepath.Join(tmp, name+"-out")}
 		root := filepath.Join(tmp, name+"-root")
-		for _, d := range []string{root, rt.tmp} {
-			if err := os.Mkdir(d, 0o700); err != nil {
-				return nil, err
-			}
-		}
-		if name == "hull" {
+		switch name {
+		case RuntimeHull:
 			rt.argv = []string{o.Hull, "--root", root, "--sandbox=process"}
 			rep.HullArgv = o.Hull + " --root ROOT --sandbox=process"
-		} else {
+		case RuntimeHullVM, RuntimeHullVMBoot:
+			// One short root for both: the VMs' Unix sockets (and the
+			// templates' under <root>/.templates) must fit in sun_path.
+			root = filepath.Join(tmp, "vm")
+			rt = vmRuntime(name, o.Hull, root, tmp)
+			*rep.vmArgv(name) = o.Hull + " --root ROOT --sandbox=vm --debug --log LOG --log-format json"
+		default:
 			rt.argv = []string{rep.Runc, "--root", root}
 			rep.RuncVersion = runcVersion(ctx, rep.Runc)
+		}
+		rt.bundle = rep.Bundle
+		if name == RuntimeHullVMBoot {
+			rt.bundle = filepath.Join(tmp, "vm-boot-bundle")
+			if err := templateOffBundle(rep.Bundle, rt.bundle); err != nil {
+				return nil, fmt.Errorf("bench container: %s: %w", name, err)
+			}
+		}
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(rt.tmp, 0o700); err != nil {
+			return nil, err
 		}
 		runtimes[name] = rt
 	}
 
 	for i := 0; i < o.Warmup+o.Runs; i++ {
-		order := []string{"hull", "runc"}
-		if i%2 == 1 {
-			order = []string{"runc", "hull"}
-		}
-		for _, name := range order {
+		for _, name := range rotate(names, i) {
 			rt := runtimes[name]
 			if rt == nil {
 				continue
@@ -274,11 +364,12 @@ func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, er
 			id := fmt.Sprintf("hull-bench-%d-%s-%d", os.Getpid(), name, i)
 			var r ContainerRun
 			if o.Mode == ContainerModeLifecycle {
-				r = lifecycleRun(ctx, rt, id, rep.Bundle, o.Timeout)
+				r = lifecycleRun(ctx, rt, id, o.Timeout)
 			} else {
-				r = runRun(ctx, rt, id, rep.Bundle, o.Timeout)
+				r = runRun(ctx, rt, id, o.Timeout)
 			}
 			r.Runtime, r.ID = name, id
+			r.VMPhases = rt.phases(id)
 			if !r.OK {
 				rt.forceDelete(id) // whatever the failed run left behind
 			}
@@ -286,13 +377,10 @@ func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, er
 			if i >= o.Warmup {
 				r.Run = i - o.Warmup + 1
 				label = fmt.Sprintf("run %d/%d", r.Run, o.Runs)
-				if name == "hull" {
-					rep.Hull = append(rep.Hull, r)
-				} else {
-					rep.RuncRuns = append(rep.RuncRuns, r)
-				}
+				runs := rep.runsOf(name)
+				*runs = append(*runs, r)
 			}
-			fmt.Fprintf(o.Progress, "bench container: %s %-4s %s\n", label, name, r.progress())
+			fmt.Fprintf(o.Progress, "bench container: %s %-12s %s\n", label, name, r.progress())
 		}
 	}
 	rep.summarize()
@@ -300,9 +388,9 @@ func RunContainer(ctx context.Context, o ContainerOptions) (*ContainerReport, er
 }
 
 // runRun times one `run --bundle B ID`, which must exit 0.
-func runRun(ctx context.Context, rt *runtimeCLI, id, bundle string, timeout time.Duration) ContainerRun {
+func runRun(ctx context.Context, rt *runtimeCLI, id string, timeout time.Duration) ContainerRun {
 	var r ContainerRun
-	c := rt.call(ctx, timeout, "run", "--bundle", bundle, id)
+	c := rt.call(ctx, timeout, "run", "--bundle", rt.bundle, id)
 	r.RunCall, r.ExitCode = c.dur, c.exitCode
 	if c.failed() {
 		r.Failure, r.Tail = "run: "+c.why(), c.output()
@@ -315,14 +403,14 @@ func runRun(ctx context.Context, rt *runtimeCLI, id, bundle string, timeout time
 // lifecycleRun times create, start, state until stopped, and delete, each
 // a separate runtime process, as containerd's shim or runtime-tools drive a
 // runtime (without the shim's child-reaper shortcut for the wait).
-func lifecycleRun(ctx context.Context, rt *runtimeCLI, id, bundle string, timeout time.Duration) ContainerRun {
+func lifecycleRun(ctx context.Context, rt *runtimeCLI, id string, timeout time.Duration) ContainerRun {
 	var r ContainerRun
 	fail := func(phase string, c callResult) ContainerRun {
 		r.Failure, r.ExitCode, r.Tail = phase+": "+c.why(), c.exitCode, c.output()
 		return r
 	}
 	t0 := time.Now()
-	c := rt.call(ctx, timeout, "create", "--bundle", bundle, id)
+	c := rt.call(ctx, timeout, "create", "--bundle", rt.bundle, id)
 	if r.Create = c.dur; c.failed() {
 		return fail(PhaseCreate, c)
 	}
@@ -378,15 +466,45 @@ func (rep *ContainerReport) summarize() {
 	head := headlinePhase(rep.Mode)
 	for _, ph := range ContainerPhases(rep.Mode) {
 		p := ContainerPhase{Phase: ph, Hull: summarizePhase(rep.Hull, ph), Runc: summarizePhase(rep.RuncRuns, ph)}
-		if p.Hull.N > 0 && p.Runc.N > 0 && p.Runc.P50 > 0 {
-			p.Ratio = float64(p.Hull.P50) / float64(p.Runc.P50)
-		}
+		p.Ratio = ratioP50(p.Hull, p.Runc)
 		if ph == head {
 			s.Ratio = p.Ratio
+		}
+		for _, v := range rep.vmRows() {
+			sum, ratio := v.phase(&p)
+			*sum = summarizePhase(v.runs, ph)
+			*ratio = ratioP50(*sum, p.Runc)
+			if ph == head {
+				*v.ratio = *ratio
+			}
 		}
 		s.Phases = append(s.Phases, p)
 	}
 	s.HullStateCalls, s.RuncStateCalls = summarizeStateCalls(rep.Hull), summarizeStateCalls(rep.RuncRuns)
+	for _, v := range rep.vmRows() {
+		*v.timeline = summarizeVMTimeline(v.runs)
+	}
+}
+
+// ratioP50 is a's P50 over runc's b; 0 without both.
+func ratioP50(a, b Summary[time.Duration]) float64 {
+	if a.N == 0 || b.N == 0 || b.P50 <= 0 {
+		return 0
+	}
+	return float64(a.P50) / float64(b.P50)
+}
+
+// runsOf is where the runs of runtime name go.
+func (rep *ContainerReport) runsOf(name string) *[]ContainerRun {
+	switch name {
+	case RuntimeHull:
+		return &rep.Hull
+	case RuntimeHullVM:
+		return &rep.VM
+	case RuntimeHullVMBoot:
+		return &rep.VMBoot
+	}
+	return &rep.RuncRuns
 }
 
 func summarizePhase(runs []ContainerRun, phase string) Summary[time.Duration] {

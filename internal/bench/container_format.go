@@ -3,8 +3,11 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/hullvm/hull/runtime"
 )
 
 func (r *ContainerRun) progress() string {
@@ -12,14 +15,28 @@ func (r *ContainerRun) progress() string {
 		return "FAILED: " + r.Failure
 	}
 	if r.RunCall > 0 {
-		return "run " + ms(r.RunCall)
+		return "run " + ms(r.RunCall) + r.vmProgress()
 	}
 	word := "calls"
 	if r.StateCalls == 1 {
 		word = "call"
 	}
 	return fmt.Sprintf("create %s, start %s, wait %s (%d state %s), delete %s, total %s",
-		ms(r.Create), ms(r.Start), ms(r.Wait), r.StateCalls, word, ms(r.Delete), ms(r.Total))
+		ms(r.Create), ms(r.Start), ms(r.Wait), r.StateCalls, word, ms(r.Delete), ms(r.Total)) + r.vmProgress()
+}
+
+// vmProgress is a vm run's timeline, in short.
+func (r *ContainerRun) vmProgress() string {
+	var parts []string
+	for _, name := range VMTimelinePhases {
+		if at, ok := vmPhase(r, name); ok {
+			parts = append(parts, name+" "+ms(at))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // phaseLabels name the phases in the table.
@@ -47,19 +64,36 @@ func (rep *ContainerReport) Format(w io.Writer) error {
 		noun = "container"
 	}
 	ew.printf("hull bench container: %d %s of each runtime%s, mode %s\n", rep.Runs, noun, warm, rep.Mode)
-	ew.printf("  bundle   %s\n", rep.Bundle)
-	if rep.BundleNote != "" {
-		ew.printf("           %s\n", rep.BundleNote)
+	setup := func(label, format string, args ...any) {
+		ew.printf("  %-12s  "+format+"\n", append([]any{label}, args...)...)
 	}
-	ew.printf("  hull     %s\n", rep.HullArgv)
+	setup("bundle", "%s", rep.Bundle)
+	if rep.BundleNote != "" {
+		setup("", "%s", rep.BundleNote)
+	}
+	if rep.HullArgv != "" {
+		setup(RuntimeHull, "%s", rep.HullArgv)
+	} else {
+		setup(RuntimeHull, "process sandbox not run")
+	}
+	if rep.VMArgv != "" {
+		setup(RuntimeHullVM, "%s", rep.VMArgv)
+	}
+	if rep.VMBootArgv != "" {
+		setup(RuntimeHullVMBoot, "%s", rep.VMBootArgv)
+		setup("", "a copy of the bundle: config.json with %s=false, the same rootfs", runtime.AnnotationVMTemplate)
+	}
+	if rep.VMNote != "" {
+		setup(RuntimeHullVM, "%s", rep.VMNote)
+	}
 	if rep.Runc != "" {
 		v := ""
 		if rep.RuncVersion != "" {
 			v = " (" + rep.RuncVersion + ")"
 		}
-		ew.printf("  runc     %s --root ROOT%s\n", rep.Runc, v)
+		setup(RuntimeRunc, "%s --root ROOT%s", rep.Runc, v)
 	} else {
-		ew.printf("  runc     %s\n", rep.RuncNote)
+		setup(RuntimeRunc, "%s", rep.RuncNote)
 	}
 	ew.printf("\n")
 
@@ -67,8 +101,22 @@ func (rep *ContainerReport) Format(w io.Writer) error {
 	tw := &errWriter{w: tab}
 	s := &rep.Stats
 	tw.printf("\tok\tP50\tmin\tmax\n")
-	for _, p := range s.Phases {
-		durRow(tw, "hull  "+phaseLabels[p.Phase], p.Hull, len(rep.Hull))
+	if rep.HullArgv != "" {
+		for _, p := range s.Phases {
+			durRow(tw, "hull  "+phaseLabels[p.Phase], p.Hull, len(rep.Hull))
+		}
+	}
+	for _, v := range rep.vmRows() {
+		if v.argv == "" {
+			continue
+		}
+		for _, p := range s.Phases {
+			sum, _ := v.phase(&p)
+			durRow(tw, v.name+"  "+phaseLabels[p.Phase], *sum, len(v.runs))
+		}
+		for _, p := range *v.timeline {
+			durRow(tw, v.name+"  . "+p.Phase+" (since create began)", p.VM, len(v.runs))
+		}
 	}
 	if rep.Runc != "" {
 		for _, p := range s.Phases {
@@ -83,24 +131,13 @@ func (rep *ContainerReport) Format(w io.Writer) error {
 	}
 
 	ew.printf("\n")
-	head := headlinePhase(rep.Mode)
-	switch {
-	case s.Ratio > 0:
-		var others []string
-		for _, p := range s.Phases {
-			if p.Phase != head && p.Ratio > 0 {
-				others = append(others, fmt.Sprintf("%s %.2f", p.Phase, p.Ratio))
-			}
+	if rep.HullArgv != "" {
+		rep.ratioLine(ew, RuntimeHull, s.Ratio, func(p *ContainerPhase) float64 { return p.Ratio })
+	}
+	for _, v := range rep.vmRows() {
+		if v.argv != "" {
+			rep.ratioLine(ew, v.name, *v.ratio, func(p *ContainerPhase) float64 { _, r := v.phase(p); return *r })
 		}
-		ew.printf("hull/runc, P50 %s: %.2f", head, s.Ratio)
-		if len(others) > 0 {
-			ew.printf(" (%s)", strings.Join(others, ", "))
-		}
-		ew.printf("\n")
-	case rep.Runc == "":
-		ew.printf("hull/runc: no ratio (%s)\n", rep.RuncNote)
-	default:
-		ew.printf("hull/runc: no ratio (no successful run of one of them)\n")
 	}
 	if s.HullStateCalls.N > 0 {
 		ew.printf("state calls until stopped, P50 (min-max): hull %s", calls(s.HullStateCalls))
@@ -111,7 +148,7 @@ func (rep *ContainerReport) Format(w io.Writer) error {
 	}
 
 	failed := 0
-	for _, r := range append(append([]ContainerRun(nil), rep.Hull...), rep.RuncRuns...) {
+	for _, r := range rep.allRuns() {
 		if r.OK {
 			continue
 		}
@@ -124,6 +161,30 @@ func (rep *ContainerReport) Format(w io.Writer) error {
 	return ew.err
 }
 
+// ratioLine prints a runtime's ratios to runc: the headline phase's, and
+// the other phases' in brackets.
+func (rep *ContainerReport) ratioLine(ew *errWriter, name string, head float64, ratio func(*ContainerPhase) float64) {
+	switch {
+	case head > 0:
+		var others []string
+		for i := range rep.Stats.Phases {
+			p := &rep.Stats.Phases[i]
+			if r := ratio(p); p.Phase != headlinePhase(rep.Mode) && r > 0 {
+				others = append(others, fmt.Sprintf("%s %.2f", p.Phase, r))
+			}
+		}
+		ew.printf("%s/runc, P50 %s: %.2f", name, headlinePhase(rep.Mode), head)
+		if len(others) > 0 {
+			ew.printf(" (%s)", strings.Join(others, ", "))
+		}
+		ew.printf("\n")
+	case rep.Runc == "":
+		ew.printf("%s/runc: no ratio (%s)\n", name, rep.RuncNote)
+	default:
+		ew.printf("%s/runc: no ratio (no successful run of one of them)\n", name)
+	}
+}
+
 func calls(s Summary[float64]) string {
 	return fmt.Sprintf("%g (%g-%g)", s.P50, s.Min, s.Max)
 }
@@ -131,10 +192,14 @@ func calls(s Summary[float64]) string {
 // Failures counts the runs that failed.
 func (rep *ContainerReport) Failures() int {
 	n := 0
-	for _, r := range append(append([]ContainerRun(nil), rep.Hull...), rep.RuncRuns...) {
+	for _, r := range rep.allRuns() {
 		if !r.OK {
 			n++
 		}
 	}
 	return n
+}
+
+func (rep *ContainerReport) allRuns() []ContainerRun {
+	return slices.Concat(rep.Hull, rep.RuncRuns, rep.VM, rep.VMBoot)
 }

@@ -17,7 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// fakeRuntime stands in for `hull --sandbox=process` and runc: it keeps
+// fakeRuntime stands in for `hull --sandbox=process|vm` and runc: it keeps
 // each container's status in a directory under --root, logs every call as
 // "VERB ROOT ARGS" to NAME.log beside itself, and reports "stopped" from
 // the stopAfter-th `state` call after start. Extra shell code runs after
@@ -30,6 +30,9 @@ while [ $# -gt 0 ]; do
   case $1 in
     --root) root=$2; shift 2 ;;
     --sandbox=*) shift ;;
+    --log) log=$2; shift 2 ;;
+    --log-format) shift 2 ;;
+    --debug) shift ;;
     *) break ;;
   esac
 done
@@ -69,12 +72,15 @@ esac
 `)
 }
 
-// testBundle is a directory with a config.json: the fake runtimes only
-// look for it.
+// testBundleConfig is testBundle's config.json: the fake runtimes only
+// look for it, the vm-boot row copies it with an annotation.
+const testBundleConfig = `{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},"hostname":"h","annotations":{"x":"y"}}`
+
+// testBundle is a directory with a config.json (and no rootfs).
 func testBundle(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(testBundleConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
