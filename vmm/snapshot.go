@@ -107,16 +107,20 @@ func (v *VM) Timeline() Timeline { return v.m.rec.timeline() }
 func (v *VM) Snapshot(req api.SnapshotRequest) (*api.SnapshotResult, error) {
 	t0 := time.Now()
 	m := v.m
+	// Under snapMu the VM neither resumes nor is torn down (vm.go).
+	m.snapMu.Lock()
+	defer m.snapMu.Unlock()
 	select {
 	case <-v.done:
 		return nil, stateErr(ErrStopped)
 	default:
 	}
+	if m.stopping.Load() {
+		return nil, stateErr(ErrStopped)
+	}
 	if !m.isPaused() {
 		return nil, fmt.Errorf("snapshot: the VM is running: pause it first (%w)", api.ErrState)
 	}
-	m.snapMu.Lock()
-	defer m.snapMu.Unlock()
 	if err := prepareSnapshotDir(req.Dir); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,10 @@ func (m *machine) startVM(ctx context.Context) *VM {
 	v := &VM{m: m, cancel: cancel, done: make(chan struct{}), start: time.Now()}
 	go func() {
 		v.exit = m.run(ctx)
+		// A snapshot in progress reads guest RAM and device state: the
+		// machine goes once it is done.
+		m.snapMu.Lock()
+		defer m.snapMu.Unlock()
 		if err := m.close(); err != nil {
 			m.cfg.Log.Warn("releasing VM resources", "err", err)
 		}
@@ -103,7 +107,12 @@ func (v *VM) Pause() error { return stateErr(v.m.pause()) }
 
 // Resume lets the vCPUs of a paused VM run again. Resuming a running VM is
 // no error.
-func (v *VM) Resume() error { return stateErr(v.m.resume()) }
+func (v *VM) Resume() error {
+	// Not while a snapshot is being taken: the vCPUs must stay put.
+	v.m.snapMu.Lock()
+	defer v.m.snapMu.Unlock()
+	return stateErr(v.m.resume())
+}
 
 // stateErr makes ErrStopped match api.ErrState too (HTTP 409).
 func stateErr(err error) error {
