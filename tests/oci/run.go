@@ -350,7 +350,9 @@ func cleanup(ctx context.Context, wrapper, state string) []string {
 	}
 	var ids []string
 	for _, e := range entries {
-		if !e.IsDir() {
+		// hull's vm sandbox keeps its VM templates in <root>/.templates:
+		// not a container.
+		if !e.IsDir() || e.Name() == ".templates" {
 			continue
 		}
 		ids = append(ids, e.Name())
