@@ -83,6 +83,16 @@ func Run(ctx context.Context, cfg Config) (*Exit, error) {
 }
 
 func build(c Config) (*machine, error) {
+	return buildWith(c, (*machine).loadGuest, func(m *machine) error {
+		m.rec.mark(EventVMCreated)
+		return nil
+	})
+}
+
+// buildWith builds a machine: the virtio backends, guest RAM through
+// load (a kernel loaded, or a snapshot's memory mapped), KVM, the devices
+// and the vCPUs, then finish. Whatever fails, nothing of it stays open.
+func buildWith(c Config, load, finish func(*machine) error) (*machine, error) {
 	cfg, err := c.withDefaults()
 	if err != nil {
 		return nil, err
@@ -102,7 +112,7 @@ func build(c Config) (*machine, error) {
 	if err := m.openVirtio(); err != nil {
 		return nil, err
 	}
-	if err := m.loadGuest(); err != nil {
+	if err := load(m); err != nil {
 		return nil, err
 	}
 	if cfg.CheckHost != nil {
@@ -127,7 +137,9 @@ func build(c Config) (*machine, error) {
 	if err := m.createVCPUs(); err != nil {
 		return nil, err
 	}
-	m.rec.mark(EventVMCreated)
+	if err := finish(m); err != nil {
+		return nil, err
+	}
 	built = true
 	return m, nil
 }

@@ -414,74 +414,42 @@ func restoredConfig(hdr *snapshotHeader, rc *RestoreConfig) (Config, error) {
 // buildRestored is build for a snapshot: guest RAM mapped from the memory
 // file instead of a kernel loaded, and every state set from st.
 func buildRestored(c Config, hdr *snapshotHeader, st *machineState, dir string) (*machine, error) {
-	cfg, err := c.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	m := &machine{cfg: cfg, rec: newRecorder(cfg.Start), stopped: make(chan struct{})}
-	built := false
-	defer func() {
-		if !built {
-			_ = m.close()
+	load := func(m *machine) error {
+		names := make([]string, len(m.virtio))
+		for i, d := range m.virtio {
+			names[i] = d.name
 		}
-	}()
-	if err := m.openVirtio(); err != nil {
-		return nil, err
-	}
-	names := make([]string, len(m.virtio))
-	for i, d := range m.virtio {
-		names[i] = d.name
-	}
-	if !slices.Equal(names, hdr.Devices) {
-		return nil, fmt.Errorf("%w: devices %v, the snapshot has %v", ErrSnapshot, names, hdr.Devices)
-	}
-	ranges, err := boot.MemoryRanges(uint64(cfg.MemMiB) << 20)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
-	}
-	if !slices.Equal(ranges, hdr.Memory) || guestmem.FileSize(ranges...) != hdr.MemFileSize {
-		return nil, fmt.Errorf("%w: memory layout %v, the snapshot has %v", ErrSnapshot, hdr.Memory, ranges)
-	}
-	memf, err := os.Open(filepath.Join(dir, memoryFile))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
-	}
-	m.mem, err = guestmem.NewFile(memf, ranges...)
-	memf.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
-	}
-	if cfg.CheckHost != nil {
-		if err := cfg.CheckHost(cfg.KVMPath); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoKVM, err)
+		if !slices.Equal(names, hdr.Devices) {
+			return fmt.Errorf("%w: devices %v, the snapshot has %v", ErrSnapshot, names, hdr.Devices)
 		}
-	}
-	if err := m.openKVM(); err != nil {
-		return nil, err
-	}
-	for i, r := range m.mem.Regions() {
-		if err := m.vm.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host, 0); err != nil {
-			return nil, fmt.Errorf("guest RAM slot %d: %w", i, err)
+		ranges, err := boot.MemoryRanges(uint64(m.cfg.MemMiB) << 20)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSnapshot, err)
 		}
+		if !slices.Equal(ranges, hdr.Memory) || guestmem.FileSize(ranges...) != hdr.MemFileSize {
+			return fmt.Errorf("%w: memory layout %v, the snapshot has %v", ErrSnapshot, hdr.Memory, ranges)
+		}
+		memf, err := os.Open(filepath.Join(dir, memoryFile))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSnapshot, err)
+		}
+		defer memf.Close()
+		if m.mem, err = guestmem.NewFile(memf, ranges...); err != nil {
+			return fmt.Errorf("%w: %v", ErrSnapshot, err)
+		}
+		return nil
 	}
-	if err := m.addDevices(); err != nil {
-		return nil, err
+	finish := func(m *machine) error {
+		if m.cpuidHash != hdr.CPUID {
+			return fmt.Errorf("%w: this host's CPU features differ from those of the host the snapshot was taken on", ErrSnapshot)
+		}
+		if err := m.restoreState(st); err != nil {
+			return fmt.Errorf("%w: %v", ErrSnapshot, err)
+		}
+		m.rec.mark(EventRestored)
+		return nil
 	}
-	if err := m.attachVirtio(); err != nil {
-		return nil, err
-	}
-	if err := m.createVCPUs(); err != nil {
-		return nil, err
-	}
-	if m.cpuidHash != hdr.CPUID {
-		return nil, fmt.Errorf("%w: this host's CPU features differ from those of the host the snapshot was taken on", ErrSnapshot)
-	}
-	if err := m.restoreState(st); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
-	}
-	m.rec.mark(EventRestored)
-	built = true
-	return m, nil
+	return buildWith(c, load, finish)
 }
 
 // restoreState sets every state captureState read, on a machine built
