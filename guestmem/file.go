@@ -2,7 +2,6 @@ package guestmem
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 
@@ -38,32 +37,16 @@ func NewFile(f *os.File, ranges ...Range) (*Memory, error) {
 	if want := FileSize(rs...); uint64(st.Size()) != want {
 		return nil, fmt.Errorf("guestmem: memory file %s has %d bytes, the layout needs %d", f.Name(), st.Size(), want)
 	}
-	m := &Memory{}
-	var maps [][]byte
-	unmap := func() error {
-		var errs []error
-		for _, b := range maps {
-			if err := unix.Munmap(b); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		maps = nil
-		return errors.Join(errs...)
-	}
 	var off int64
-	for _, r := range rs {
+	return mapRegions(rs, func(r Range) ([]byte, error) {
 		b, err := unix.Mmap(int(f.Fd()), off, int(r.Size), unix.PROT_READ|unix.PROT_WRITE,
 			unix.MAP_PRIVATE|unix.MAP_NORESERVE)
 		if err != nil {
-			_ = unmap()
 			return nil, fmt.Errorf("guestmem: mmap %s at %d for guest RAM at %#x: %w", f.Name(), off, uint64(r.Base), err)
 		}
-		maps = append(maps, b)
-		m.regions = append(m.regions, Region{Base: r.Base, Host: b})
 		off += int64(r.Size)
-	}
-	m.unmap = unmap
-	return m, nil
+		return b, nil
+	})
 }
 
 // WriteSparse writes guest RAM to f, regions back to back in address
