@@ -71,7 +71,7 @@ func (r *Runtime) execVM(cl *proto.Client, id, name string, p *specs.Process, ra
 	}
 	// From here on a failure leaves no exec behind.
 	abandon := func(err error) (proto.WaitResult, error) {
-		if kerr := callAgent(sb, dir, proto.OpSignal, &proto.SignalArgs{ID: id, Exec: name, Signal: int(unix.SIGKILL)}, nil); kerr != nil {
+		if kerr := CallAgent(sb, dir, proto.OpSignal, &proto.SignalArgs{ID: id, Exec: name, Signal: int(unix.SIGKILL)}, nil); kerr != nil {
 			r.log().Warn("killing an exec that failed to start", "id", id, "exec", name, "err", kerr)
 		}
 		return proto.WaitResult{}, err
@@ -245,7 +245,7 @@ func RelayMain(args []string) int {
 	for !wait(time.Hour) {
 	}
 	var w proto.WaitResult
-	if err := callAgent(sb, *dir, proto.OpWait, &proto.IDArgs{ID: *id, Exec: *name}, &w); err != nil {
+	if err := CallAgent(sb, *dir, proto.OpWait, &proto.IDArgs{ID: *id, Exec: *name}, &w); err != nil {
 		lg.Printf("wait: %v", err)
 		return 255
 	}
@@ -264,7 +264,7 @@ func relayAttach(sb Sandbox, dir, id, name string, ttyFD int, logf func(string, 
 	signal.Notify(hup, unix.SIGHUP)
 	go func() {
 		for range hup {
-			if err := callAgent(sb, dir, proto.OpSignal, &proto.SignalArgs{ID: id, Exec: name, Signal: int(unix.SIGHUP)}, nil); err != nil {
+			if err := CallAgent(sb, dir, proto.OpSignal, &proto.SignalArgs{ID: id, Exec: name, Signal: int(unix.SIGHUP)}, nil); err != nil {
 				logf("forwarding SIGHUP: %v", err)
 			}
 		}

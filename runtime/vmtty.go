@@ -153,7 +153,7 @@ func AttachTerminal(sb Sandbox, dir, id, exec string, slave *os.File, logf func(
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, unix.SIGWINCH)
 	rz := &resizer{slave: slave, logf: logf, send: func(w, h uint16) error {
-		return callAgent(sb, dir, proto.OpResize, &proto.ResizeArgs{ID: id, Exec: exec, Width: w, Height: h}, nil)
+		return CallAgent(sb, dir, proto.OpResize, &proto.ResizeArgs{ID: id, Exec: exec, Width: w, Height: h}, nil)
 	}}
 	// The size the pty has now: anything later comes as SIGWINCH.
 	if err := rz.update(); err != nil {
@@ -309,8 +309,9 @@ func dialStream(sb Sandbox, dir, id, exec, stream string) (net.Conn, error) {
 	return c, nil
 }
 
-// callAgent makes one request on a control connection of its own.
-func callAgent(sb Sandbox, dir string, op proto.Op, args, result any) error {
+// CallAgent makes one request on a control connection of its own to the
+// agent of the container whose state directory is dir.
+func CallAgent(sb Sandbox, dir string, op proto.Op, args, result any) error {
 	c, err := sb.Dial(dir)
 	if err != nil {
 		return err

@@ -190,21 +190,27 @@ func (h *vmHost) create() (int, error) {
 // waitAgent connects to the agent's port until it answers, the VM stops
 // or the boot timeout passes (wait.go).
 func (h *vmHost) waitAgent() (*proto.Client, net.Conn, error) {
-	w := &agentWait{
-		dial: func() (net.Conn, error) { return h.sb.Dial(h.dir) },
-		stopped: func() (string, bool) {
-			select {
-			case r := <-h.vmDone:
-				h.vmDone <- r
-				return describeVMEnd(r), true
-			default:
-				return "", false
-			}
-		},
+	return h.agentWait(h.dir, func() (string, bool) {
+		select {
+		case r := <-h.vmDone:
+			h.vmDone <- r
+			return describeVMEnd(r), true
+		default:
+			return "", false
+		}
+	}).wait()
+}
+
+// agentWait waits for the agent of the VM whose vsock socket is in dir
+// (the container's, or a template VM's), with the container's boot
+// timeout; stopped says why the VM stopped, once it has.
+func (h *vmHost) agentWait(dir string, stopped func() (string, bool)) *agentWait {
+	return &agentWait{
+		dial:    func() (net.Conn, error) { return h.sb.Dial(dir) },
+		stopped: stopped,
 		timeout: h.bootTimeout, retry: runtime.AgentRetryMS * time.Millisecond, hello: helloTimeout,
 		logf: h.log.Printf,
 	}
-	return w.wait()
 }
 
 func describeVMEnd(r vmResult) string {
@@ -260,17 +266,7 @@ func (h *vmHost) run() int {
 }
 
 func (h *vmHost) call(op proto.Op, args, result any) error {
-	c, err := h.sb.Dial(h.dir)
-	if err != nil {
-		return err
-	}
-	cl, err := proto.NewClient(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	_, err = cl.Call(op, args, result)
-	return err
+	return runtime.CallAgent(h.sb, h.dir, op, args, result)
 }
 
 // stopVM asks the agent to power the VM off and waits for the VMM; a VM

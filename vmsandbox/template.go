@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -173,20 +172,14 @@ func (h *vmHost) makeTemplate(ctx context.Context, cfg vmm.Config, tdir, snap st
 		vm.Stop()
 		vm.Wait()
 	}()
-	w := &agentWait{
-		dial: func() (net.Conn, error) { return h.sb.Dial(work) },
-		stopped: func() (string, bool) {
-			select {
-			case <-vm.Done():
-				return vm.Wait().String(), true
-			default:
-				return "", false
-			}
-		},
-		timeout: h.bootTimeout, retry: runtime.AgentRetryMS * time.Millisecond, hello: helloTimeout,
-		logf: h.log.Printf,
-	}
-	cl, _, err := w.wait()
+	cl, _, err := h.agentWait(work, func() (string, bool) {
+		select {
+		case <-vm.Done():
+			return vm.Wait().String(), true
+		default:
+			return "", false
+		}
+	}).wait()
 	if err != nil {
 		return fmt.Errorf("template VM: %w (console: %s)", err, console.Name())
 	}
