@@ -10,6 +10,10 @@
 # output streamed. HULL_REQUIRE_KVM=1 turns every RequireKVM/RequireFile skip
 # into a failure: a kvm-tier test that cannot run must never count as passed.
 # Extra arguments go to every test binary (e.g. -test.run=Boot).
+# HULL_KVM_STATE=DIR: resume. Each binary that ran to its end leaves
+# DIR/NAME.done ("passed failed skipped exit"); a later call with the same DIR
+# counts those and runs only the rest (the Makefile's retry after the nested
+# runner's L1 froze).
 # The last line is "kvm: N passed, M failed, K skipped" (top-level test
 # functions; a binary that fails without a "--- FAIL" line counts once);
 # the exit status is non-zero when anything failed.
@@ -38,6 +42,8 @@ timeout=${HULL_KVM_TEST_TIMEOUT:-7m}    # per binary: a hang ends with a gorouti
 # but tests-kvm's containers in microVMs about 4 minutes.
 hard=${HULL_KVM_BINARY_LIMIT:-480}
 stalls=()
+state=${HULL_KVM_STATE:-}
+if [ -n "$state" ]; then mkdir -p "$state" || exit 125; fi
 
 # In the nested runner / is the host's root over 9p, so /tmp, the kernel
 # cache and bin/ are too. Linux tests write an initramfs (or disk images) to
@@ -72,6 +78,12 @@ for bin in "${bins[@]}"; do
     echo "kvm tier: $bin: no package directory in $bin.dir" >&2
     fail=$((fail + 1)) failed+=("$name"); continue
   fi
+  if [ -n "$state" ] && read -r p f s rc < "$state/$name.done" 2>/dev/null; then
+    echo "=== kvm tier: $name: ran in an earlier runner call: exit $rc, $p passed, $f failed, $s skipped"
+    pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+    [ "$f" = 0 ] || failed+=("$name")
+    continue
+  fi
   echo "=== kvm tier: $name ($dir)"
   t0=$SECONDS
   # A binary that outlives its hard limit stalled (see below) and is killed;
@@ -92,6 +104,7 @@ for bin in "${bins[@]}"; do
   pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
   [ "$f" = 0 ] || failed+=("$name")
   echo "=== kvm tier: $name: exit $rc, $p passed, $f failed, $s skipped in $((SECONDS - t0)) s"
+  [ -z "$state" ] || echo "$p $f $s $rc" > "$state/$name.done"
 done
 [ ${#failed[@]} = 0 ] || echo "kvm tier: failures in: ${failed[*]}"
 [ ${#stalls[@]} = 0 ] || echo "kvm tier: STALLED and re-run: ${stalls[*]} (an open problem: tests/nested/README.md)"
