@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/mdlayher/vsock"
 	"golang.org/x/sys/unix"
@@ -134,9 +135,17 @@ func (s *linuxSystem) Shell() error {
 	return nil
 }
 
+// rebootSettle is how long Reboot lets the guest kernel and the VMM carry
+// what was just written to vsock connections (the answer to a power-off
+// request) to the host first: the guest's virtio-vsock transmits from a
+// workqueue and the VMM from its device loop, and a restart drops what
+// neither has sent. Seen lost under load in the nested runner.
+const rebootSettle = 50 * time.Millisecond
+
 // Reboot restarts the machine: without ACPI this is how a microVM ends
 // (reboot=k: i8042 reset; reboot=t: triple fault).
 func (s *linuxSystem) Reboot() error {
+	time.Sleep(rebootSettle)
 	unix.Sync()
 	return os.NewSyscallError("reboot", unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART))
 }
