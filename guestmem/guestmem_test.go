@@ -62,15 +62,15 @@ func TestBounds(t *testing.T) {
 	}{
 		{0, 0x3000, true},
 		{0x2fff, 1, true},
-		{0x2fff, 2, false},   // runs past the end of the low region
-		{0x3000, 0, true},    // empty access at the end is inside
-		{0x3001, 0, false},   // empty access past the end is not
-		{0x3000, 1, false},   // the gap
+		{0x2fff, 2, false}, // runs past the end of the low region
+		{0x3000, 0, true},  // empty access at the end is inside
+		{0x3001, 0, false}, // empty access past the end is not
+		{0x3000, 1, false}, // the gap
 		{0x100000000, 0x2000, true},
 		{0x100001fff, 1, true},
 		{0x100001fff, 2, false},
-		{0xffffffff, 2, false},           // straddles gap and high region
-		{math.MaxUint64, 2, false},       // overflow
+		{0xffffffff, 2, false},            // straddles gap and high region
+		{math.MaxUint64, 2, false},        // overflow
 		{0x10, math.MaxUint64 - 1, false}, // overflow in length
 	} {
 		if got := m.Contains(tc.a, tc.n); got != tc.ok {
