@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullvm/hull/agent/proto"
 )
 
 // Mounter mounts and unmounts file systems for the Server: the virtio-9p
@@ -62,6 +66,66 @@ func (s *Server) unmountRootfs(id, dir string) error {
 	}
 	s.removeDirs(dir)
 	return nil
+}
+
+// checkHostMounts checks a create's host mounts against its config: each
+// names a bind mount.
+func checkHostMounts(spec *specs.Spec, ms []proto.HostMount) error {
+	for _, hm := range ms {
+		if hm.Index >= len(spec.Mounts) {
+			return proto.Errorf(proto.CodeBadRequest, "hostMounts: index %d, but the config has %d mounts", hm.Index, len(spec.Mounts))
+		}
+		m := spec.Mounts[hm.Index]
+		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		if !bind {
+			return proto.Errorf(proto.CodeBadRequest, "hostMounts: mounts[%d] (%s) is not a bind mount", hm.Index, m.Destination)
+		}
+	}
+	return nil
+}
+
+// mountHostMounts mounts the share tag (the sources of the config's bind
+// mounts of host paths) on <ContainerDir>/<id>/mounts and points each
+// listed mount's source at its entry there. It returns the mount point.
+func (s *Server) mountHostMounts(id, tag string, spec *specs.Spec, ms []proto.HostMount) (string, error) {
+	dir := filepath.Join(s.containerDir(), id, "mounts")
+	if err := s.Mounter.Mount(rootfs9p(tag, dir, false)); err != nil {
+		os.Remove(dir)
+		return "", fmt.Errorf("mounting the bind mounts' share %q (9p) on %s: %w", tag, dir, err)
+	}
+	for _, hm := range ms {
+		spec.Mounts[hm.Index].Source = filepath.Join(dir, hm.Name)
+	}
+	s.logf("container %s: bind mounts' share %q mounted on %s (%d sources)", id, tag, dir, len(ms))
+	return dir, nil
+}
+
+// unmountShare unmounts a share that is not the root and removes its
+// mount point.
+func (s *Server) unmountShare(dir string) error {
+	if err := s.Mounter.Unmount(dir); err != nil {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.logf("removing %s: %v", dir, err)
+	}
+	os.Remove(filepath.Dir(dir)) // the container's directory, once empty
+	return nil
+}
+
+// unmountAll undoes mountHostMounts and mountRootfs after a failed
+// create ("" for what was not mounted), logging what fails.
+func (s *Server) unmountAll(id, rootfs, mounts string) {
+	if mounts != "" {
+		if err := s.unmountShare(mounts); err != nil {
+			s.logf("container %s: %v", id, err)
+		}
+	}
+	if rootfs != "" {
+		if err := s.unmountRootfs(id, rootfs); err != nil {
+			s.logf("container %s: %v", id, err)
+		}
+	}
 }
 
 // removeDirs removes an empty mount point and its container's directory,

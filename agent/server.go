@@ -101,6 +101,7 @@ type ctr struct {
 	execs  map[string]*execProc
 	term   *os.File // StdioStream with a terminal: the pty's master, for resize
 	rootfs string   // the mount point of a RootfsTag share, "" without one
+	mounts string   // the mount point of a MountsTag share, "" without one
 }
 
 type execProc struct {
@@ -420,9 +421,13 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 		closeFiles(files)
 		return nil, nil, proto.Errorf(proto.CodeBadRequest, "config.json has no process")
 	}
-	if a.RootfsTag != "" && s.Mounter == nil {
+	if (a.RootfsTag != "" || a.MountsTag != "") && s.Mounter == nil {
 		closeFiles(files)
-		return nil, nil, proto.Errorf(proto.CodeUnsupported, "rootfsTag: this agent mounts no virtio-9p shares")
+		return nil, nil, proto.Errorf(proto.CodeUnsupported, "rootfsTag, mountsTag: this agent mounts no virtio-9p shares")
+	}
+	if err := checkHostMounts(&spec, a.HostMounts); err != nil {
+		closeFiles(files)
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	if s.containers == nil {
@@ -471,6 +476,15 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 		}
 		spec.Root.Path = rootfs
 	}
+	var mounts string
+	if len(a.HostMounts) > 0 {
+		if mounts, err = s.mountHostMounts(a.ID, a.MountsTag, &spec, a.HostMounts); err != nil {
+			pio.closeOurs()
+			s.unmountAll(a.ID, rootfs, "")
+			s.forget(a.ID)
+			return nil, nil, proto.Errorf(proto.CodeFailed, "%v", err)
+		}
+	}
 	state := func(status string, pid int) []byte {
 		b, _ := json.Marshal(&specs.State{Version: specs.Version, ID: a.ID, Status: specs.ContainerState(status),
 			Pid: pid, Bundle: a.Bundle, Annotations: a.Annotations})
@@ -483,11 +497,7 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	})
 	if err != nil {
 		pio.closeOurs()
-		if rootfs != "" {
-			if uerr := s.unmountRootfs(a.ID, rootfs); uerr != nil {
-				s.logf("container %s: %v", a.ID, uerr)
-			}
-		}
+		s.unmountAll(a.ID, rootfs, mounts)
 		s.forget(a.ID)
 		return nil, nil, proto.Errorf(proto.CodeFailed, "%v", err)
 	}
@@ -496,6 +506,7 @@ func (s *Server) create(a *proto.CreateArgs, files []*os.File) (any, []*os.File,
 	c.status = specs.StateCreated
 	c.term = pio.term
 	c.rootfs = rootfs
+	c.mounts = mounts
 	s.addStreams(a.ID, "", pio.streams)
 	s.mu.Unlock()
 	s.goFunc(func() { s.reap(c) })
@@ -811,6 +822,11 @@ func (s *Server) delete(c *ctr) error {
 	s.mu.Unlock()
 	closeFiles(terms)
 	s.dropStreams(c.id)
+	if c.mounts != "" {
+		if err := s.unmountShare(c.mounts); err != nil {
+			return proto.Errorf(proto.CodeFailed, "container %s deleted, but %v", c.id, err)
+		}
+	}
 	if c.rootfs != "" {
 		if err := s.unmountRootfs(c.id, c.rootfs); err != nil {
 			return proto.Errorf(proto.CodeFailed, "container %s deleted, but %v", c.id, err)

@@ -496,3 +496,75 @@ func TestHelloRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateHostMounts: the bind mounts' share is mounted (writable: the
+// host makes read-only entries read-only) on the container's directory,
+// each listed bind's source points into it, other mounts stay as they
+// were; unmounted at delete, and when the create fails. Host mounts that
+// name no bind mount or no mount at all are refused before anything is
+// mounted.
+func TestCreateHostMounts(t *testing.T) {
+	rt := &fakeRuntime{}
+	m := &fakeMounter{}
+	dir := t.TempDir()
+	_, path := testServer(t, &Server{rt: rt, Mounter: m, ContainerDir: dir, Reaper: fakeReaper{}})
+	cl := dialClient(t, path)
+	var spec specs.Spec
+	_ = json.Unmarshal(specJSON(t, "true"), &spec)
+	spec.Mounts = []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/data", Type: "bind", Source: "/host/data", Options: []string{"rbind", "rw"}},
+		{Destination: "/etc/hosts", Source: "/host/hosts", Options: []string{"bind", "ro"}},
+		{Destination: "/dev/null2", Source: "/dev/null", Options: []string{"bind"}},
+	}
+	b, _ := json.Marshal(&spec)
+	hm := []proto.HostMount{{Index: 1, Name: "1"}, {Index: 2, Name: "2"}}
+	call(t, cl, proto.OpCreate, &proto.CreateArgs{ID: "c1", Bundle: "/host/bundle", RootfsTag: "rootfs",
+		MountsTag: "mounts", HostMounts: hm, Spec: b, Stdio: proto.StdioNull}, nil)
+	root, share := filepath.Join(dir, "c1", "rootfs"), filepath.Join(dir, "c1", "mounts")
+	mounts, _ := m.calls()
+	want := Mount{Source: "mounts", Target: share, FSType: "9p", Data: Rootfs9pOptions}
+	if len(mounts) != 2 || mounts[0].Target != root || mounts[1] != want {
+		t.Fatalf("mounts %+v; want the root, then %+v", mounts, want)
+	}
+	got := rt.options()[0].Spec.Mounts
+	for i, src := range []string{"proc", filepath.Join(share, "1"), filepath.Join(share, "2"), "/dev/null"} {
+		if got[i].Source != src {
+			t.Errorf("mounts[%d].source %q, want %q", i, got[i].Source, src)
+		}
+	}
+	call(t, cl, proto.OpDelete, &proto.IDArgs{ID: "c1"}, nil)
+	if _, unmounts := m.calls(); len(unmounts) != 2 || unmounts[0] != share || unmounts[1] != root {
+		t.Errorf("unmounts %q after delete, want %s then %s", unmounts, share, root)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c1")); !os.IsNotExist(err) {
+		t.Errorf("the container's directory is left: %v", err)
+	}
+
+	// The container code fails: both shares unmounted.
+	rt.setFail(errors.New("no such file: /bin/true"))
+	_, err := cl.Call(proto.OpCreate, &proto.CreateArgs{ID: "c2", Bundle: "/b", RootfsTag: "rootfs",
+		MountsTag: "mounts", HostMounts: hm, Spec: b, Stdio: proto.StdioNull}, nil)
+	wantCode(t, "create that fails", err, proto.CodeFailed)
+	if mounts, unmounts := m.calls(); len(mounts) != 4 || len(unmounts) != 4 {
+		t.Errorf("after a failed create: mounts %+v, unmounts %q", mounts, unmounts)
+	}
+	rt.setFail(nil)
+
+	// Host mounts that do not fit the config: refused, nothing mounted.
+	for _, c := range []struct {
+		name string
+		hm   []proto.HostMount
+	}{
+		{"not a bind mount", []proto.HostMount{{Index: 0, Name: "0"}}},
+		{"past the mounts", []proto.HostMount{{Index: 4, Name: "4"}}},
+	} {
+		n, _ := m.calls()
+		_, err := cl.Call(proto.OpCreate, &proto.CreateArgs{ID: "c3", Bundle: "/b", RootfsTag: "rootfs",
+			MountsTag: "mounts", HostMounts: c.hm, Spec: b, Stdio: proto.StdioNull}, nil)
+		wantCode(t, c.name, err, proto.CodeBadRequest)
+		if now, _ := m.calls(); len(now) != len(n) {
+			t.Errorf("%s: mounted %+v", c.name, now[len(n):])
+		}
+	}
+}

@@ -82,6 +82,12 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	if _, err := VMLimitsOf(req.Spec); err != nil {
 		return nil, err
 	}
+	// Bind mounts: their sources are checked here; the VMM process gets a
+	// mount namespace of its own to bind them into its share (vmmounts.go).
+	binds, err := hasHostBinds(req.Spec, req.Bundle)
+	if err != nil {
+		return nil, err
+	}
 	if p := filepath.Join(req.Dir, VsockFile); len(p) > maxSunPath {
 		return nil, fmt.Errorf("the VM's vsock socket %s is longer than a Unix socket path may be (%d bytes): use a shorter --root", p, maxSunPath)
 	}
@@ -102,6 +108,12 @@ func (v *vmSandbox) Create(req *CreateRequest) (*Created, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = req.Stdio[0], req.Stdio[1], req.Stdio[2]
 	cmd.ExtraFiles = []*os.File{wr, logf} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if binds {
+		// Go makes / private in it (MS_REC|MS_PRIVATE): nothing the VMM
+		// mounts reaches the host's namespace.
+		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+		cmd.Args = append(cmd.Args, "--"+VMMountNSFlag)
+	}
 	var tty *hostTTY
 	if req.Spec.Process.Terminal {
 		if tty, err = vmTerminal(cmd, req.Spec.Process.ConsoleSize, logf); err != nil {

@@ -38,6 +38,7 @@ func Main(args []string) int {
 	dir := fs.String("dir", "", "the container's state directory")
 	bundle := fs.String("bundle", "", "the bundle")
 	ttyFD := fs.Int("tty-fd", -1, "the host terminal's slave, with process.terminal (tty.go)")
+	ownNS := fs.Bool(runtime.VMMountNSFlag, false, "this process has a mount namespace of its own (mounts.go)")
 	newTimeline := timelineFlags(fs) // timeline.go
 	if err := fs.Parse(args); err != nil || *id == "" || *dir == "" || *bundle == "" {
 		fmt.Fprintln(os.Stderr, "hull __vm-sandbox: internal command of the vm sandbox; started by `hull create`")
@@ -45,7 +46,7 @@ func Main(args []string) int {
 	}
 	report := os.NewFile(runtime.VMReportFD, "report")
 	logw := os.NewFile(runtime.VMLogFD, "vm.log")
-	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, ttyFD: *ttyFD, start: time.Now(), sb: runtime.VMSandbox(""),
+	h := &vmHost{id: *id, dir: *dir, bundle: *bundle, ttyFD: *ttyFD, ownNS: *ownNS, start: time.Now(), sb: runtime.VMSandbox(""),
 		log: log.New(logw, "hull-vm["+*id+"] ", log.LstdFlags|log.Lmicroseconds)}
 	h.tl = newTimeline(h.id, h.start)
 	defer h.closeNetwork() // net.go: after the VM has stopped
@@ -65,7 +66,8 @@ func Main(args []string) int {
 
 type vmHost struct {
 	id, dir, bundle string
-	ttyFD           int // the host terminal's slave, or -1
+	ttyFD           int  // the host terminal's slave, or -1
+	ownNS           bool // in a mount namespace of its own (mounts.go)
 	start           time.Time
 	log             *log.Logger
 	sb              runtime.Sandbox
@@ -116,6 +118,11 @@ func (h *vmHost) create() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	share, hostMounts, err := mountsShare(h.dir, spec, h.bundle, h.ownNS)
+	if err != nil {
+		console.Close()
+		return 0, err
+	}
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = "hull"
@@ -126,8 +133,9 @@ func (h *vmHost) create() (int, error) {
 		Console:     console,
 		ReadyMarker: agent.ReadyLine,
 		Vsock:       &vmm.Vsock{CID: 3, UDSPath: filepath.Join(h.dir, runtime.VsockFile)},
-		Shares:      []vmm.Share{{Tag: runtime.RootfsTag, Path: runtime.RootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly}},
-		Start:       h.start,
+		Shares: []vmm.Share{{Tag: runtime.RootfsTag, Path: runtime.RootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly},
+			{Tag: runtime.MountsTag, Path: share}},
+		Start: h.start,
 	}
 	if cfg.Nets, err = h.setupNetwork(spec); err != nil {
 		console.Close()
@@ -173,6 +181,9 @@ func (h *vmHost) create() (int, error) {
 	var res proto.CreateResult
 	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream, Terminal: spec.Process.Terminal,
 		RootfsTag: runtime.RootfsTag, Annotations: spec.Annotations}
+	if len(hostMounts) > 0 {
+		args.MountsTag, args.HostMounts = runtime.MountsTag, hostMounts
+	}
 	if args.Network, err = h.networkFor(cl); err != nil {
 		return 0, err
 	}

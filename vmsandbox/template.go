@@ -27,7 +27,8 @@ import (
 // needs it boots the template VM (under a lock: concurrent creates wait for
 // it), snapshots it and stops it. The bundle's rootfs is attached after the
 // restore: the template's 9p share points at an empty directory that no
-// guest ever mounted, and the restore points it at the bundle.
+// guest ever mounted, and the restore points it at the bundle; so does the
+// bind mounts' share (mounts.go), at the container's <dir>/mounts.
 
 // TemplatesDir is the directory of the templates under a --root.
 const TemplatesDir = ".templates"
@@ -149,8 +150,10 @@ func (h *vmHost) makeTemplate(ctx context.Context, cfg vmm.Config, tdir, snap st
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := os.Mkdir(filepath.Join(work, "rootfs"), 0o700); err != nil {
-		return err
+	for _, d := range []string{"rootfs", runtime.MountsDir} {
+		if err := os.Mkdir(filepath.Join(work, d), 0o700); err != nil {
+			return err
+		}
 	}
 	console, err := os.Create(filepath.Join(tdir, "console.log"))
 	if err != nil {
@@ -161,7 +164,8 @@ func (h *vmHost) makeTemplate(ctx context.Context, cfg vmm.Config, tdir, snap st
 	tcfg.Cmdline = templateCmdline
 	tcfg.Console = console
 	tcfg.Vsock = &vmm.Vsock{CID: cfg.Vsock.CID, UDSPath: filepath.Join(work, runtime.VsockFile)}
-	tcfg.Shares = []vmm.Share{{Tag: runtime.RootfsTag, Path: filepath.Join(work, "rootfs")}}
+	tcfg.Shares = []vmm.Share{{Tag: runtime.RootfsTag, Path: filepath.Join(work, "rootfs")},
+		{Tag: runtime.MountsTag, Path: filepath.Join(work, runtime.MountsDir)}}
 	tcfg.Nets = nil
 	tcfg.Start = time.Now()
 	vm, err := vmm.Start(ctx, tcfg)

@@ -147,7 +147,24 @@ type CreateArgs struct {
 	// routes before the container is made (network.go); an agent that
 	// cannot answers unsupported.
 	Network *Network `json:"network,omitempty"`
+	// MountsTag (1.3) names the virtio-9p share holding the sources of
+	// HostMounts: the agent mounts it on a directory of its own and
+	// replaces each listed mount's source with that directory's entry
+	// Name (the vm sandbox's bind mounts of host paths). It unmounts the
+	// share at OpDelete.
+	MountsTag  string      `json:"mountsTag,omitempty"`
+	HostMounts []HostMount `json:"hostMounts,omitempty"`
 }
+
+// HostMount is a bind mount of the config whose source is an entry of the
+// MountsTag share.
+type HostMount struct {
+	Index int    `json:"index"` // in spec.mounts; a bind mount
+	Name  string `json:"name"`  // the entry: one path element
+}
+
+// MaxHostMounts bounds CreateArgs.HostMounts.
+const MaxHostMounts = 1024
 
 // CreateResult names the created process.
 type CreateResult struct {
@@ -331,6 +348,9 @@ func validateArgs(r *Request, args any) error {
 				return err
 			}
 		}
+		if err := validHostMounts(a.MountsTag, a.HostMounts); err != nil {
+			return err
+		}
 		return checkStdio(a.Stdio, a.Terminal, a.ExtraFDs, r.FDs)
 	case *ExecArgs:
 		if err := ValidID(a.ID); err != nil {
@@ -430,3 +450,29 @@ type RestoredArgs struct {
 
 // MaxEntropy bounds RestoredArgs.Entropy.
 const MaxEntropy = 512
+
+// validHostMounts checks CreateArgs.MountsTag and HostMounts: a tag when
+// there are mounts, each index once, each name one path element. The
+// agent checks that each index is a bind mount of the config.
+func validHostMounts(tag string, ms []HostMount) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	if len(ms) > MaxHostMounts {
+		return fmt.Errorf("hostMounts: %d (at most %d)", len(ms), MaxHostMounts)
+	}
+	if err := ValidTag(tag); err != nil {
+		return fmt.Errorf("mountsTag: %v", err)
+	}
+	seen := map[int]bool{}
+	for _, m := range ms {
+		if m.Index < 0 || seen[m.Index] {
+			return fmt.Errorf("hostMounts: index %d negative or repeated", m.Index)
+		}
+		seen[m.Index] = true
+		if err := ValidID(m.Name); err != nil {
+			return fmt.Errorf("hostMounts[%d]: name: %v", m.Index, err)
+		}
+	}
+	return nil
+}

@@ -33,8 +33,9 @@ import (
 // Version is this build's protocol version. Peers must agree on Major; a
 // newer Minor only adds optional fields and operations.
 // 1.1 added CreateArgs.RootfsTag and the vm sandbox's vsock port; 1.2
-// CreateArgs.Network and the restored operation.
-var Version = ProtocolVersion{Major: 1, Minor: 2}
+// CreateArgs.Network and the restored operation; 1.3 CreateArgs.MountsTag
+// and HostMounts.
+var Version = ProtocolVersion{Major: 1, Minor: 3}
 
 // VsockPort is the vsock port hull-agent serves this protocol on in a
 // microVM (reached through the VMM's hybrid vsock socket with

@@ -260,15 +260,15 @@ func TestUnclaimedDescriptorsClosed(t *testing.T) {
 	}
 }
 
-// TestVersion11: 1.1 and 1.2 are minor steps (RootfsTag, VsockPort;
-// Network); the new fields are left out of requests that do not set
-// them, so they read as 1.0.
+// TestVersion11: 1.1 to 1.3 are minor steps (RootfsTag, VsockPort;
+// Network; MountsTag, HostMounts); the new fields are left out of requests
+// that do not set them, so they read as 1.0.
 func TestVersion11(t *testing.T) {
-	if Version != (ProtocolVersion{Major: 1, Minor: 2}) || VsockPort != 1025 {
+	if Version != (ProtocolVersion{Major: 1, Minor: 3}) || VsockPort != 1025 {
 		t.Fatalf("Version %s, VsockPort %d", Version, VsockPort)
 	}
 	b, _ := json.Marshal(CreateArgs{ID: "c", Bundle: "/b", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
-	if strings.Contains(string(b), "rootfsTag") || strings.Contains(string(b), "network") {
+	if s := string(b); strings.Contains(s, "rootfsTag") || strings.Contains(s, "network") || strings.Contains(s, "ounts") {
 		t.Errorf("unset RootfsTag or Network encoded: %s", b)
 	}
 	b, _ = json.Marshal(CreateArgs{ID: "c", Bundle: "/b", RootfsTag: "t", Spec: json.RawMessage(`{}`), Stdio: StdioNull})
@@ -290,5 +290,34 @@ func TestForwarded(t *testing.T) {
 	}
 	if _, ok := Forwarded(os.Interrupt.(unix.Signal)); !ok {
 		t.Error("os.Interrupt not forwarded")
+	}
+}
+
+// TestHostMountsValidated: the create request's host mounts are checked
+// before the agent looks at them.
+func TestHostMountsValidated(t *testing.T) {
+	ok := []HostMount{{Index: 0, Name: "0"}, {Index: 3, Name: "3"}}
+	for _, c := range []struct {
+		name string
+		tag  string
+		ms   []HostMount
+		want string // "" valid
+	}{
+		{"none", "", nil, ""},
+		{"two", "mounts", ok, ""},
+		{"no tag", "", ok, "mountsTag"},
+		{"bad tag", "a b", ok, "mountsTag"},
+		{"negative", "mounts", []HostMount{{Index: -1, Name: "x"}}, "negative or repeated"},
+		{"repeated", "mounts", []HostMount{{Index: 1, Name: "a"}, {Index: 1, Name: "b"}}, "negative or repeated"},
+		{"slash", "mounts", []HostMount{{Index: 1, Name: "../etc"}}, "name"},
+		{"dotdot", "mounts", []HostMount{{Index: 1, Name: ".."}}, "name"},
+		{"empty", "mounts", []HostMount{{Index: 1}}, "name"},
+		{"too many", "mounts", make([]HostMount, MaxHostMounts+1), "at most"},
+	} {
+		a := &CreateArgs{ID: "c", Bundle: "/b", Spec: json.RawMessage(`{}`), Stdio: StdioNull, MountsTag: c.tag, HostMounts: c.ms}
+		err := validateArgs(&Request{Op: OpCreate}, a)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }
