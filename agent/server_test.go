@@ -518,7 +518,7 @@ func TestCreateHostMounts(t *testing.T) {
 		{Destination: "/dev/null2", Source: "/dev/null", Options: []string{"bind"}},
 	}
 	b, _ := json.Marshal(&spec)
-	hm := []proto.HostMount{{Index: 1, Name: "1"}, {Index: 2, Name: "2"}}
+	hm := []proto.HostMount{{Index: 1, Name: "1/data"}, {Index: 2, Name: "2/hosts"}}
 	call(t, cl, proto.OpCreate, &proto.CreateArgs{ID: "c1", Bundle: "/host/bundle", RootfsTag: "rootfs",
 		MountsTag: "mounts", HostMounts: hm, Spec: b, Stdio: proto.StdioNull}, nil)
 	root, share := filepath.Join(dir, "c1", "rootfs"), filepath.Join(dir, "c1", "mounts")
@@ -528,7 +528,7 @@ func TestCreateHostMounts(t *testing.T) {
 		t.Fatalf("mounts %+v; want the root, then %+v", mounts, want)
 	}
 	got := rt.options()[0].Spec.Mounts
-	for i, src := range []string{"proc", filepath.Join(share, "1"), filepath.Join(share, "2"), "/dev/null"} {
+	for i, src := range []string{"proc", filepath.Join(share, "1/data"), filepath.Join(share, "2/hosts"), "/dev/null"} {
 		if got[i].Source != src {
 			t.Errorf("mounts[%d].source %q, want %q", i, got[i].Source, src)
 		}

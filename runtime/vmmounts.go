@@ -12,8 +12,8 @@ import (
 // host (Docker's /etc/hosts and volumes, Kubernetes' service-account
 // token), which the guest cannot see. The VMM process runs in a mount
 // namespace of its own (Create unshares it), bind-mounts each source on
-// <dir>/mounts/<n> there, and serves <dir>/mounts as the virtio-9p share
-// MountsTag; the agent mounts that share and binds <share>/<n> where the
+// <dir>/mounts/<n>/<name> there, and serves <dir>/mounts as the virtio-9p share
+// MountsTag; the agent mounts that share and binds <share>/<n>/<name> where the
 // config says. The host's own mount namespace never has those mounts, so
 // deleting the state directory cannot reach into a source.
 
@@ -38,8 +38,16 @@ type HostBind struct {
 	ReadOnly  bool
 }
 
-// Name is the bind's entry in the mounts share.
-func (b HostBind) Name() string { return fmt.Sprint(b.Index) }
+// Name is the bind's entry in the mounts share: "<index>/<the source's
+// base name>", so that in the guest the bind's root (mountinfo) ends in
+// the source's name, as on the host (runtime-tools checks it).
+func (b HostBind) Name() string {
+	base := filepath.Base(b.Source)
+	if base == "/" {
+		base = "root"
+	}
+	return fmt.Sprintf("%d/%s", b.Index, base)
+}
 
 // VMHostBinds returns the bind mounts of s whose sources the vm sandbox
 // takes from the host: directories and regular files (relative sources are

@@ -48,7 +48,7 @@ func TestVMHostBinds(t *testing.T) {
 			t.Errorf("[%d] %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if got[1].Name() != "2" {
+	if got[1].Name() != "2/f" || (HostBind{Index: 7, Source: "/"}).Name() != "7/root" {
 		t.Errorf("name %q", got[1].Name())
 	}
 

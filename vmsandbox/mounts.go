@@ -16,7 +16,7 @@ import (
 // The bind mounts' share (runtime/vmmounts.go): every container VM has a
 // virtio-9p share runtime.MountsTag of <dir>/mounts, empty unless the
 // config bind-mounts host paths. Each such source is bind-mounted on
-// <dir>/mounts/<index> in this process's own mount namespace, read-only
+// <dir>/mounts/<index>/<name> in this process's own mount namespace, read-only
 // where the config says so, so the guest reaches nothing else of the
 // host's and cannot write through a read-only bind.
 
@@ -46,8 +46,12 @@ func mountsShare(dir string, spec *specs.Spec, bundle string, ownNS bool) (strin
 	return share, hm, nil
 }
 
-// bindEntry binds b's source on target, a new empty directory or file.
+// bindEntry binds b's source on target, a new empty directory or file
+// (its parent, <share>/<index>, is made first).
 func bindEntry(target string, b runtime.HostBind) error {
+	if err := os.Mkdir(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
 	if b.Dir {
 		if err := os.Mkdir(target, 0o700); err != nil {
 			return err

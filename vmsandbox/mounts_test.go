@@ -91,17 +91,17 @@ func TestMountsShareChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []proto.HostMount{{Index: 1, Name: "1"}, {Index: 2, Name: "2"}}
+	want := []proto.HostMount{{Index: 1, Name: "1/data"}, {Index: 2, Name: "2/hosts"}}
 	if len(hm) != 2 || hm[0] != want[0] || hm[1] != want[1] {
 		t.Fatalf("host mounts %+v, want %+v", hm, want)
 	}
-	if err := os.WriteFile(filepath.Join(share, "1", "out"), []byte("through the share\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(share, "1", "data", "out"), []byte("through the share\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(filepath.Join(share, "2")); string(got) != "10.0.0.7 db\n" {
+	if got, _ := os.ReadFile(filepath.Join(share, "2", "hosts")); string(got) != "10.0.0.7 db\n" {
 		t.Errorf("the read-only file's entry: %q", got)
 	}
-	err = os.WriteFile(filepath.Join(share, "2"), []byte("x"), 0o644)
+	err = os.WriteFile(filepath.Join(share, "2", "hosts"), []byte("x"), 0o644)
 	if !errors.Is(err, unix.EROFS) {
 		t.Errorf("writing the read-only entry: %v, want EROFS", err)
 	}

@@ -159,8 +159,11 @@ type CreateArgs struct {
 // HostMount is a bind mount of the config whose source is an entry of the
 // MountsTag share.
 type HostMount struct {
-	Index int    `json:"index"` // in spec.mounts; a bind mount
-	Name  string `json:"name"`  // the entry: one path element
+	Index int `json:"index"` // in spec.mounts; a bind mount
+	// Name is the entry's path in the share: one or two path elements
+	// (the vm sandbox sends "<index>/<the source's base name>", so the
+	// guest's mountinfo shows the source's name as the bind's root).
+	Name string `json:"name"`
 }
 
 // MaxHostMounts bounds CreateArgs.HostMounts.
@@ -470,8 +473,23 @@ func validHostMounts(tag string, ms []HostMount) error {
 			return fmt.Errorf("hostMounts: index %d negative or repeated", m.Index)
 		}
 		seen[m.Index] = true
-		if err := ValidID(m.Name); err != nil {
+		if err := validShareName(m.Name); err != nil {
 			return fmt.Errorf("hostMounts[%d]: name: %v", m.Index, err)
+		}
+	}
+	return nil
+}
+
+// validShareName checks a HostMount name: one or two path elements, none
+// empty, "." or "..", without NUL, each at most 255 bytes.
+func validShareName(name string) error {
+	els := strings.Split(name, "/")
+	if len(els) > 2 {
+		return fmt.Errorf("%q has more than two path elements", clip(name))
+	}
+	for _, e := range els {
+		if e == "" || e == "." || e == ".." || len(e) > 255 || strings.ContainsRune(e, 0) {
+			return fmt.Errorf("%q: an empty, \".\", \"..\" or overlong path element, or a NUL", clip(name))
 		}
 	}
 	return nil

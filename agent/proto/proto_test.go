@@ -296,7 +296,7 @@ func TestForwarded(t *testing.T) {
 // TestHostMountsValidated: the create request's host mounts are checked
 // before the agent looks at them.
 func TestHostMountsValidated(t *testing.T) {
-	ok := []HostMount{{Index: 0, Name: "0"}, {Index: 3, Name: "3"}}
+	ok := []HostMount{{Index: 0, Name: "0/etc"}, {Index: 3, Name: "3"}, {Index: 4, Name: "4/my volume"}}
 	for _, c := range []struct {
 		name string
 		tag  string
@@ -309,8 +309,13 @@ func TestHostMountsValidated(t *testing.T) {
 		{"bad tag", "a b", ok, "mountsTag"},
 		{"negative", "mounts", []HostMount{{Index: -1, Name: "x"}}, "negative or repeated"},
 		{"repeated", "mounts", []HostMount{{Index: 1, Name: "a"}, {Index: 1, Name: "b"}}, "negative or repeated"},
-		{"slash", "mounts", []HostMount{{Index: 1, Name: "../etc"}}, "name"},
+		{"up", "mounts", []HostMount{{Index: 1, Name: "../etc"}}, "name"},
+		{"up second", "mounts", []HostMount{{Index: 1, Name: "1/.."}}, "name"},
 		{"dotdot", "mounts", []HostMount{{Index: 1, Name: ".."}}, "name"},
+		{"absolute", "mounts", []HostMount{{Index: 1, Name: "/etc"}}, "name"},
+		{"three", "mounts", []HostMount{{Index: 1, Name: "1/a/b"}}, "name"},
+		{"trailing slash", "mounts", []HostMount{{Index: 1, Name: "1/"}}, "name"},
+		{"nul", "mounts", []HostMount{{Index: 1, Name: "1/a\x00b"}}, "name"},
 		{"empty", "mounts", []HostMount{{Index: 1}}, "name"},
 		{"too many", "mounts", make([]HostMount, MaxHostMounts+1), "at most"},
 	} {
