@@ -73,6 +73,18 @@ func bindEntry(target string, b runtime.HostBind) error {
 	if !b.ReadOnly {
 		return nil
 	}
+	if b.Recursive {
+		// ro with rbind: the mounts below the source too (Linux 5.12+),
+		// else a guest could write through a sub-mount.
+		err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("making the rbind of %s read-only: %w", b.Source, err)
+		}
+		// No mount_setattr: the top mount only (as runc before 1.1).
+	}
 	// A read-only bind keeps the source mount's nosuid, nodev, noexec
 	// (which a remount may not clear).
 	var st unix.Statfs_t

@@ -27,6 +27,7 @@ func mountsSpec(base string) *specs.Spec {
 		{Destination: "/data", Source: filepath.Join(base, "data"), Options: []string{"rbind", "rw"}},
 		{Destination: "/etc/hosts", Type: "bind", Source: filepath.Join(base, "hosts"), Options: []string{"ro"}},
 		{Destination: "/n", Source: "/dev/null", Options: []string{"bind"}},
+		{Destination: "/rr", Source: filepath.Join(base, "rr"), Options: []string{"rbind", "ro"}},
 	}}
 }
 
@@ -44,6 +45,16 @@ func TestMountsShare(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(base, "hosts"), []byte("10.0.0.7 db\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// rr has a mount below it (a tmpfs) that a read-only rbind makes
+	// read-only too.
+	sub := filepath.Join(base, "rr", "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
 	state := filepath.Join(base, "state")
 	os.Mkdir(state, 0o700)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMountsShareChild$", "-test.v")
@@ -91,8 +102,8 @@ func TestMountsShareChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []proto.HostMount{{Index: 1, Name: "1/data"}, {Index: 2, Name: "2/hosts"}}
-	if len(hm) != 2 || hm[0] != want[0] || hm[1] != want[1] {
+	want := []proto.HostMount{{Index: 1, Name: "1/data"}, {Index: 2, Name: "2/hosts"}, {Index: 4, Name: "4/rr"}}
+	if len(hm) != 3 || hm[0] != want[0] || hm[1] != want[1] || hm[2] != want[2] {
 		t.Fatalf("host mounts %+v, want %+v", hm, want)
 	}
 	if err := os.WriteFile(filepath.Join(share, "1", "data", "out"), []byte("through the share\n"), 0o644); err != nil {
@@ -104,5 +115,15 @@ func TestMountsShareChild(t *testing.T) {
 	err = os.WriteFile(filepath.Join(share, "2", "hosts"), []byte("x"), 0o644)
 	if !errors.Is(err, unix.EROFS) {
 		t.Errorf("writing the read-only entry: %v, want EROFS", err)
+	}
+	var top, below unix.Stat_t
+	if unix.Stat(filepath.Join(share, "4/rr"), &top) != nil || unix.Stat(filepath.Join(share, "4/rr/sub"), &below) != nil || top.Dev == below.Dev {
+		t.Fatal("the rbind's entry does not have the tmpfs below it")
+	}
+	for _, p := range []string{"4/rr/f", "4/rr/sub/f"} {
+		err := os.WriteFile(filepath.Join(share, p), []byte("x"), 0o644)
+		if !errors.Is(err, unix.EROFS) {
+			t.Errorf("writing %s in the read-only rbind: %v, want EROFS", p, err)
+		}
 	}
 }
