@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	lib9p "github.com/hugelgupf/p9/p9"
+	"golang.org/x/sys/unix"
 
 	"github.com/hullvm/hull/virtio"
 )
@@ -42,6 +43,11 @@ type Options struct {
 	ReadOnly bool
 	// MaxMessageSize bounds msize; 0 means DefaultMaxMessageSize.
 	MaxMessageSize uint32
+	// MaxFiles bounds the files (fids) the guest holds open at once; a
+	// walk or attach past it gets ENFILE. Each holds one or two host
+	// descriptors, so an unbounded guest would exhaust the VMM's. 0: one
+	// eighth of the process's RLIMIT_NOFILE, at least MinMaxFiles.
+	MaxFiles int
 	// OnError receives a host-side failure of the reply path (the server
 	// broke the protocol), after which the device stops answering; the
 	// VMM stops the VM. Kick returns the same error. Nil: Kick alone
@@ -72,6 +78,22 @@ type Stats struct {
 	// connection goroutine at a session's end (none expected; see
 	// serverEnd in session.go).
 	ServerPanics atomic.Uint64
+	// TooManyFiles counts walks and attaches refused ENFILE at MaxFiles.
+	TooManyFiles atomic.Uint64
+}
+
+// MinMaxFiles is the least default of Options.MaxFiles.
+const MinMaxFiles = 256
+
+// defaultMaxFiles is Options.MaxFiles's default: an eighth of the
+// descriptors this process may open (a share's files hold up to two each;
+// a VM has two shares, and the VMM needs descriptors of its own).
+func defaultMaxFiles() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
+		return 1 << 16
+	}
+	return max(MinMaxFiles, int(min(rl.Cur/8, 1<<20)))
 }
 
 // Device is a virtio-9p device serving one host directory. Create it with
@@ -131,7 +153,12 @@ func New(path string, opts Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	fs.maxNodes = int64(opts.MaxFiles)
+	if fs.maxNodes <= 0 {
+		fs.maxNodes = int64(defaultMaxFiles())
+	}
 	d := &Device{fs: fs, srv: lib9p.NewServer(fs), max: max, onError: opts.OnError}
+	fs.tooMany = &d.Stats.TooManyFiles
 	d.config = make([]byte, cfgTag+len(opts.Tag))
 	binary.LittleEndian.PutUint16(d.config[cfgTagLen:], uint16(len(opts.Tag)))
 	copy(d.config[cfgTag:], opts.Tag)

@@ -28,6 +28,9 @@ var _ lib9p.File = (*file)(nil)
 // entry of this directory without following it. The server walks one name
 // at a time and refuses to walk on from anything but a directory.
 func (f *file) Walk(names []string) ([]lib9p.QID, lib9p.File, error) {
+	if err := f.fs.full(); err != nil {
+		return nil, nil, err
+	}
 	switch len(names) {
 	case 0:
 		fd, err := dupFD(f.fd)

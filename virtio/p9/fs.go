@@ -40,6 +40,21 @@ type fsys struct {
 	// nodes counts the files not closed yet: the server's fids (each fid
 	// holds one file; a walk's intermediate files are closed at once).
 	nodes atomic.Int64
+	// maxNodes bounds nodes for walks and attaches (Options.MaxFiles); a
+	// soft bound: concurrent requests may pass it by their number.
+	maxNodes int64
+	tooMany  *atomic.Uint64 // Stats.TooManyFiles; nil in tests of fsys alone
+}
+
+// full refuses a new fid past maxNodes: ENFILE, counted.
+func (fs *fsys) full() error {
+	if fs.maxNodes > 0 && fs.nodes.Load() >= fs.maxNodes {
+		if fs.tooMany != nil {
+			fs.tooMany.Add(1)
+		}
+		return linux.ENFILE
+	}
+	return nil
 }
 
 // newFile returns a node of the share, counted in nodes until Close.
@@ -67,6 +82,9 @@ func (fs *fsys) close() error { return unix.Close(fs.root) }
 
 // Attach implements lib9p.Attacher: a fresh node for the root.
 func (fs *fsys) Attach() (lib9p.File, error) {
+	if err := fs.full(); err != nil {
+		return nil, err
+	}
 	fd, err := dupFD(fs.root)
 	if err != nil {
 		return nil, errno(err)

@@ -524,3 +524,43 @@ func TestResetStartsNewSession(t *testing.T) {
 		d.Reset()
 	}
 }
+
+// TestMaxFiles: a guest that keeps walking without clunking gets ENFILE
+// once it holds MaxFiles files (the attach's root counts), counted in
+// Stats; a clunk makes room again, and the host's descriptors stay
+// bounded.
+func TestMaxFiles(t *testing.T) {
+	_, root := tree(t)
+	s := newShare(t, root, p9.Options{MaxFiles: 8})
+	_, rootF := s.client()
+	var held []lib9p.File
+	for range 7 {
+		_, f, err := rootF.Walk([]string{"etc"})
+		if err != nil {
+			t.Fatalf("walk %d: %v", len(held), err)
+		}
+		held = append(held, f)
+	}
+	if _, _, err := rootF.Walk([]string{"etc"}); errnoOf(err) != linux.ENFILE {
+		t.Fatalf("walk past MaxFiles: %v, want ENFILE", err)
+	}
+	if _, _, err := rootF.Walk(nil); errnoOf(err) != linux.ENFILE {
+		t.Fatalf("clone past MaxFiles: %v, want ENFILE", err)
+	}
+	if n := s.dev.Stats.TooManyFiles.Load(); n != 2 {
+		t.Errorf("TooManyFiles %d, want 2", n)
+	}
+	if err := held[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := walk1(rootF, "etc")
+	if err != nil {
+		t.Fatalf("walk after a clunk: %v", err)
+	}
+	f.Close()
+}
+
+func walk1(f lib9p.File, name string) (lib9p.File, error) {
+	_, nf, err := f.Walk([]string{name})
+	return nf, err
+}
