@@ -65,14 +65,12 @@ func useTemplate(spec *specs.Spec, cfg *vmm.Config) bool {
 // binary, memory and vCPUs.
 func templateKey(cfg *vmm.Config) string {
 	h := sha256.New()
-	self, _ := os.Executable()
-	for _, p := range []string{cfg.Kernel, cfg.Initrd, self} {
-		st, err := os.Stat(p)
-		if err != nil {
-			fmt.Fprintf(h, "%s ?\n", p)
+	for _, k := range keyInputs(cfg) { // prune.go
+		if k.Size < 0 {
+			fmt.Fprintf(h, "%s ?\n", k.Path)
 			continue
 		}
-		fmt.Fprintf(h, "%s %d %d\n", p, st.Size(), st.ModTime().UnixNano())
+		fmt.Fprintf(h, "%s %d %d\n", k.Path, k.Size, k.ModTime)
 	}
 	fmt.Fprintf(h, "mem %d cpus %d cid %d\n", cfg.MemMiB, cfg.CPUs, cfg.Vsock.CID)
 	return hex.EncodeToString(h.Sum(nil))[:16]
@@ -133,6 +131,15 @@ func (h *vmHost) template(ctx context.Context, cfg vmm.Config) (string, error) {
 		return "", err
 	}
 	h.log.Printf("template %s made in %v", snap, time.Since(t0).Round(time.Millisecond))
+	if err := writeInputs(tdir, &cfg); err != nil {
+		h.log.Printf("template %s: recording its inputs: %v", tdir, err)
+	}
+	// Templates of an image or hull binary that changed are never asked
+	// for again (prune.go).
+	removed, err := pruneTemplates(filepath.Dir(tdir), filepath.Base(tdir))
+	if len(removed) > 0 || err != nil {
+		h.log.Printf("removed %d stale templates %v (%v)", len(removed), removed, err)
+	}
 	return snap, nil
 }
 
