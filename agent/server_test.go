@@ -386,18 +386,21 @@ func openFDs(t *testing.T) int {
 	return len(es)
 }
 
+// mountingServer is a server with a fake runtime and mounter whose
+// containers live under dir, a client of it, and a config running true.
+func mountingServer(t *testing.T) (rt *fakeRuntime, m *fakeMounter, dir string, cl *proto.Client, spec specs.Spec) {
+	rt, m, dir = &fakeRuntime{}, &fakeMounter{}, t.TempDir()
+	_, path := testServer(t, &Server{rt: rt, Mounter: m, ContainerDir: dir, Reaper: fakeReaper{}})
+	_ = json.Unmarshal(specJSON(t, "true"), &spec)
+	return rt, m, dir, dialClient(t, path), spec
+}
+
 // TestCreateRootfsTag: a RootfsTag share is mounted (9p over virtio,
 // read-only with root.readonly) on the container's directory, which
 // becomes its root; it is unmounted at delete and when the create fails.
 // The Server hands its Reaper to the container code.
 func TestCreateRootfsTag(t *testing.T) {
-	rt := &fakeRuntime{}
-	m := &fakeMounter{}
-	dir := t.TempDir()
-	_, path := testServer(t, &Server{rt: rt, Mounter: m, ContainerDir: dir, Reaper: fakeReaper{}})
-	cl := dialClient(t, path)
-	var spec specs.Spec
-	_ = json.Unmarshal(specJSON(t, "true"), &spec)
+	rt, m, dir, cl, spec := mountingServer(t)
 	spec.Root.Readonly = true
 	b, _ := json.Marshal(&spec)
 	var res proto.CreateResult
@@ -504,13 +507,7 @@ func TestHelloRefusals(t *testing.T) {
 // name no bind mount or no mount at all are refused before anything is
 // mounted.
 func TestCreateHostMounts(t *testing.T) {
-	rt := &fakeRuntime{}
-	m := &fakeMounter{}
-	dir := t.TempDir()
-	_, path := testServer(t, &Server{rt: rt, Mounter: m, ContainerDir: dir, Reaper: fakeReaper{}})
-	cl := dialClient(t, path)
-	var spec specs.Spec
-	_ = json.Unmarshal(specJSON(t, "true"), &spec)
+	rt, m, dir, cl, spec := mountingServer(t)
 	spec.Mounts = []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/data", Type: "bind", Source: "/host/data", Options: []string{"rbind", "rw"}},
