@@ -134,7 +134,7 @@ func (h *vmHost) create() (int, error) {
 		ReadyMarker: agent.ReadyLine,
 		Vsock:       &vmm.Vsock{CID: 3, UDSPath: filepath.Join(h.dir, runtime.VsockFile)},
 		Shares: []vmm.Share{{Tag: runtime.RootfsTag, Path: runtime.RootfsPath(spec, h.bundle), ReadOnly: spec.Root.Readonly},
-			{Tag: runtime.MountsTag, Path: share}},
+			share},
 		Start: h.start,
 	}
 	if cfg.Nets, err = h.setupNetwork(spec); err != nil {

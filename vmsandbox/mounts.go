@@ -11,6 +11,7 @@ import (
 
 	"github.com/hullvm/hull/agent/proto"
 	"github.com/hullvm/hull/runtime"
+	"github.com/hullvm/hull/vmm"
 )
 
 // The bind mounts' share (runtime/vmmounts.go): every container VM has a
@@ -23,25 +24,37 @@ import (
 // mountsShare makes <dir>/mounts, binds the config's host sources on its
 // entries and returns the share and what the agent needs to know. ownNS
 // says that `hull create` started this process in a mount namespace of its
-// own; without it a config with host binds is refused.
-func mountsShare(dir string, spec *specs.Spec, bundle string, ownNS bool) (string, []proto.HostMount, error) {
-	share := filepath.Join(dir, runtime.MountsDir)
-	if err := os.Mkdir(share, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", nil, err
+// own; without it a config with host binds is refused. The guest can write
+// only through the writable binds: a share without binds is a read-only
+// device, and with binds the share's own directory is a read-only mount
+// (nothing lands in the state directory, on /run's tmpfs, but what a
+// writable source takes).
+func mountsShare(dir string, spec *specs.Spec, bundle string, ownNS bool) (vmm.Share, []proto.HostMount, error) {
+	share := vmm.Share{Tag: runtime.MountsTag, Path: filepath.Join(dir, runtime.MountsDir)}
+	if err := os.Mkdir(share.Path, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return share, nil, err
 	}
 	binds, err := runtime.VMHostBinds(spec, bundle)
 	if err != nil || len(binds) == 0 {
+		share.ReadOnly = true
 		return share, nil, err
 	}
 	if !ownNS {
-		return "", nil, errors.New("the config has bind mounts of host paths, but the VMM process has no mount namespace of its own to serve them from")
+		return share, nil, errors.New("the config has bind mounts of host paths, but the VMM process has no mount namespace of its own to serve them from")
 	}
 	var hm []proto.HostMount
 	for _, b := range binds {
-		if err := bindEntry(filepath.Join(share, b.Name()), b); err != nil {
-			return "", nil, fmt.Errorf("mounts[%d] (%s): %w", b.Index, spec.Mounts[b.Index].Destination, err)
+		if err := bindEntry(filepath.Join(share.Path, b.Name()), b); err != nil {
+			return share, nil, fmt.Errorf("mounts[%d] (%s): %w", b.Index, spec.Mounts[b.Index].Destination, err)
 		}
 		hm = append(hm, proto.HostMount{Index: b.Index, Name: b.Name()})
+	}
+	// The share itself read-only, its entries (copied by MS_REC) as bound.
+	if err := unix.Mount(share.Path, share.Path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return share, nil, fmt.Errorf("bind-mounting the share %s on itself: %w", share.Path, err)
+	}
+	if err := unix.Mount("", share.Path, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		return share, nil, fmt.Errorf("making the share %s read-only: %w", share.Path, err)
 	}
 	return share, hm, nil
 }

@@ -85,8 +85,8 @@ func TestMountsShare(t *testing.T) {
 		t.Errorf("host binds without a namespace of its own: %v", err)
 	}
 	share, hm, err := mountsShare(state2, &specs.Spec{}, base, false)
-	if err != nil || len(hm) != 0 || share != filepath.Join(state2, runtime.MountsDir) {
-		t.Errorf("no binds: %q %v %v", share, hm, err)
+	if err != nil || len(hm) != 0 || share.Path != filepath.Join(state2, runtime.MountsDir) || !share.ReadOnly || share.Tag != runtime.MountsTag {
+		t.Errorf("no binds: %+v %v %v: want a read-only share", share, hm, err)
 	}
 }
 
@@ -98,9 +98,23 @@ func TestMountsShareChild(t *testing.T) {
 		t.Skip("the helper of TestMountsShare")
 	}
 	base := filepath.Dir(state)
-	share, hm, err := mountsShare(state, mountsSpec(base), base, true)
+	sh, hm, err := mountsShare(state, mountsSpec(base), base, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	share := sh.Path
+	if sh.ReadOnly {
+		t.Error("a share with writable binds is a read-only device")
+	}
+	// Only the writable bind takes writes: not the share, not an entry's
+	// directory.
+	for _, p := range []string{"new", "1/new"} {
+		if err := os.WriteFile(filepath.Join(share, p), nil, 0o644); !errors.Is(err, unix.EROFS) {
+			t.Errorf("writing %s in the share: %v, want EROFS", p, err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(share, "d"), 0o755); !errors.Is(err, unix.EROFS) {
+		t.Errorf("mkdir in the share: %v, want EROFS", err)
 	}
 	want := []proto.HostMount{{Index: 1, Name: "1/data"}, {Index: 2, Name: "2/hosts"}, {Index: 4, Name: "4/rr"}}
 	if len(hm) != 3 || hm[0] != want[0] || hm[1] != want[1] || hm[2] != want[2] {
