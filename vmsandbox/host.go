@@ -182,6 +182,9 @@ func (h *vmHost) create() (int, error) {
 	args := &proto.CreateArgs{ID: h.id, Bundle: h.bundle, Spec: raw, Stdio: proto.StdioStream, Terminal: spec.Process.Terminal,
 		RootfsTag: runtime.RootfsTag, Annotations: spec.Annotations}
 	if len(hostMounts) > 0 {
+		if v := cl.Version; v.Major == proto.Version.Major && v.Minor < 3 {
+			return 0, fmt.Errorf("the guest image's agent speaks protocol %s and cannot bind host paths (1.3): rebuild the image (hull image build)", v)
+		}
 		args.MountsTag, args.HostMounts = runtime.MountsTag, hostMounts
 	}
 	if args.Network, err = h.networkFor(cl); err != nil {
