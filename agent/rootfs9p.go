@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullvm/hull/agent/container"
 	"github.com/hullvm/hull/agent/proto"
 )
 
@@ -76,7 +76,10 @@ func checkHostMounts(spec *specs.Spec, ms []proto.HostMount) error {
 			return proto.Errorf(proto.CodeBadRequest, "hostMounts: index %d, but the config has %d mounts", hm.Index, len(spec.Mounts))
 		}
 		m := spec.Mounts[hm.Index]
-		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		bind, _, _, err := container.BindMount(m)
+		if err != nil {
+			return proto.Errorf(proto.CodeBadRequest, "hostMounts: mounts[%d] (%s): %v", hm.Index, m.Destination, err)
+		}
 		if !bind {
 			return proto.Errorf(proto.CodeBadRequest, "hostMounts: mounts[%d] (%s) is not a bind mount", hm.Index, m.Destination)
 		}

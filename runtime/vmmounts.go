@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullvm/hull/agent/container"
 )
 
 // Bind mounts in the vm sandbox. A bind mount's source is a path on the
@@ -57,7 +59,10 @@ func (b HostBind) Name() string {
 func VMHostBinds(s *specs.Spec, bundle string) ([]HostBind, error) {
 	var out []HostBind
 	for i, m := range s.Mounts {
-		bind, rec, ro := bindOptions(m)
+		bind, rec, ro, err := container.BindMount(m)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
 		if !bind {
 			continue
 		}
@@ -78,26 +83,6 @@ func VMHostBinds(s *specs.Spec, bundle string) ([]HostBind, error) {
 		out = append(out, HostBind{Index: i, Source: filepath.Clean(src), Dir: st.IsDir(), Recursive: rec, ReadOnly: ro})
 	}
 	return out, nil
-}
-
-// bindOptions reads a mount's type and options as runc does: "bind" or
-// "rbind" in the options (or type "bind") make a bind mount; the last of
-// "ro" and "rw" wins.
-func bindOptions(m specs.Mount) (bind, recursive, readonly bool) {
-	bind = m.Type == "bind"
-	for _, o := range m.Options {
-		switch o {
-		case "bind":
-			bind = true
-		case "rbind":
-			bind, recursive = true, true
-		case "ro":
-			readonly = true
-		case "rw":
-			readonly = false
-		}
-	}
-	return bind, recursive, readonly
 }
 
 // hasHostBinds says whether s has a bind mount the VMM must serve; an

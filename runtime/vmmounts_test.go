@@ -56,6 +56,10 @@ func TestVMHostBinds(t *testing.T) {
 	if _, err := VMHostBinds(s, bundle); err == nil || !strings.Contains(err.Error(), "/nonexistent/src") || !strings.Contains(err.Error(), "mounts[6]") {
 		t.Errorf("missing source: %v", err)
 	}
+	s.Mounts = []specs.Mount{{Destination: "/x", Source: dir, Options: []string{"rbind", "idmap"}}}
+	if _, err := VMHostBinds(s, bundle); err == nil || !strings.Contains(err.Error(), "idmap") {
+		t.Errorf("an option the agent refuses: %v", err)
+	}
 	s.Mounts = []specs.Mount{{Destination: "/x", Type: "bind"}}
 	if _, err := VMHostBinds(s, bundle); err == nil || !strings.Contains(err.Error(), "needs a source") {
 		t.Errorf("no source: %v", err)

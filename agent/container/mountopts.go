@@ -3,6 +3,7 @@ package container
 import (
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +17,20 @@ type mountOptions struct {
 	data        []string // the rest, for the file system (mode=755, size=64m, ...)
 }
 
-func (o mountOptions) isBind() bool      { return o.flags&unix.MS_BIND != 0 }
+func (o mountOptions) isBind() bool { return o.flags&unix.MS_BIND != 0 }
+
+// BindMount reads m as Create does: whether it is a bind mount (type
+// "bind", or "bind"/"rbind" among its options), recursive ("rbind") and
+// read-only (the last of "ro" and "rw"); an option Create refuses is the
+// error. The vm sandbox uses it to find the binds it serves from the host.
+func BindMount(m specs.Mount) (bind, recursive, readonly bool, err error) {
+	o, err := parseMountOptions(m.Options)
+	if err != nil {
+		return false, false, false, err
+	}
+	bind = o.isBind() || m.Type == "bind"
+	return bind, bind && o.flags&unix.MS_REC != 0, o.flags&unix.MS_RDONLY != 0, nil
+}
 func (o mountOptions) isRecursive() bool { return o.attrSet != 0 || o.attrClr != 0 }
 
 // flagsAfterBind are the flags a bind mount needs a remount to apply:
